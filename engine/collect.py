@@ -1,0 +1,180 @@
+"""Several sources as one stream: their history merged in time order, then live records.
+
+:class:`SourceSet` is what the CLI and the TUI hold. ``history()`` merges what
+the sources hold now. ``start_follow()`` runs one thread per source (journal
+waits and file tails block there, never in an event loop) feeding a
+:class:`~alsate.engine.merge.ReorderBuffer`; ``live()`` / ``poll_live()``
+hand out the merged live records.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, islice
+from operator import itemgetter
+
+from alsate.engine.errors import SourceError
+from alsate.engine.merge import ReorderBuffer, merge_history
+from alsate.engine.records import Record
+from alsate.engine.sources import FileSource, JournalSource, Source
+from alsate.engine.store import Store
+
+
+@dataclass
+class SourceSet:
+    sources: Sequence[Source]
+    window: float = 0.5
+    #: Problems met while following (a source gone, permission lost): shown, never fatal.
+    warnings: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=200_000))
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _buffer: ReorderBuffer | None = None
+    #: File offsets where history reading ended, so following starts exactly there.
+    _offsets: dict[str, int] = field(default_factory=dict)
+    _journal_cursor: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for source in self.sources:
+            warning = getattr(source, "warning", None)
+            if warning:
+                self.warnings.append(warning)
+
+    def describe(self) -> list[str]:
+        out = []
+        for source in self.sources:
+            if isinstance(source, FileSource):
+                out.append(f"{source.origin} ({source.kind})")
+            else:
+                out.append(f"{source.origin} (journal, {source.backend})")
+        return out
+
+    # -- history --------------------------------------------------------------------------------
+
+    def _history_of(self, source: Source) -> Iterator[Record]:
+        last = None
+        for record in source.records():
+            last = record
+            yield record
+        if isinstance(source, FileSource):
+            self._offsets[source.origin] = source.end_offset
+        elif last is not None:
+            self._journal_cursor[source.origin] = str(last.pos)
+
+    def history(self) -> Iterator[Record]:
+        """Every record the sources hold now, in time order."""
+        return merge_history(self._history_of(source) for source in self.sources)
+
+    def _row_chunks(self, source: Source, store: Store) -> Iterator[list[tuple]]:
+        """History as lists of store rows ``(ts, priority, effective, unit, host, pos, payload, src)``.
+
+        File lines are indexed by their parser's ``rows`` (no Record is built: the store keeps the
+        line and re-parses it on display); journal entries keep their Record.
+        """
+        if isinstance(source, FileSource) and source.parser is not None:
+            src = store.source_id(source.origin, source.kind, source.parser)
+            rows = source.parser.rows
+            for offsets, lines in source.chunks():
+                yield rows(offsets, lines, src)
+            self._offsets[source.origin] = source.end_offset
+            return
+        src = store.source_id(source.origin, source.kind if isinstance(source, FileSource) else "journal")
+        records = self._history_of(source)
+        while True:
+            block = [(r.ts, r.priority, r.effective, r.unit, r.host, -1, r, src) for r in islice(records, 8192)]
+            if not block:
+                return
+            yield block
+
+    def load(self, store: Store, on_batch: Callable[[int], None] | None = None, batch: int = 65_536) -> int:
+        """Read the history of every source into ``store`` in time order; returns the records read."""
+        streams = [self._row_chunks(source, store) for source in self.sources]
+        if len(streams) == 1:
+            chunks: Iterator[list[tuple]] = streams[0]
+        else:
+            merged = heapq.merge(*(chain.from_iterable(s) for s in streams), key=itemgetter(0))
+            chunks = iter(lambda: list(islice(merged, batch)), [])
+        count = 0
+        for chunk in chunks:
+            count += store.append_rows(chunk)
+            if on_batch is not None:
+                on_batch(count)
+        return count
+
+    # -- live ----------------------------------------------------------------------------------------
+
+    def _follow_one(self, source: Source) -> None:
+        try:
+            if isinstance(source, FileSource):
+                stream = source.follow(self._stop, self._offsets.get(source.origin))
+            else:
+                cursor = self._journal_cursor.get(source.origin)
+                if cursor:
+                    source.cursor = cursor
+                stream = source.follow(self._stop, from_tail=cursor is None)
+            for record in stream:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(record, timeout=0.25)
+                        break
+                    except queue.Full:
+                        continue
+        except SourceError as exc:
+            self.warnings.append(str(exc))
+        except OSError as exc:
+            self.warnings.append(f"{source.origin}: {exc}")
+
+    def start_follow(self) -> None:
+        """Start one follower thread per source (after :meth:`history` / :meth:`load`)."""
+        if self._threads:
+            return
+        self._buffer = ReorderBuffer(self.window)
+        for source in self.sources:
+            thread = threading.Thread(target=self._follow_one, args=(source,), daemon=True,
+                                      name=f"follow {source.origin}")
+            thread.start()
+            self._threads.append(thread)
+
+    def poll_live(self, timeout: float = 0.1) -> list[Record]:
+        """Live records ready now, in time order; waits up to ``timeout`` for the first."""
+        assert self._buffer is not None, "start_follow() first"
+        buffer = self._buffer
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                remaining = max(0.0, deadline - time.monotonic())
+                item = self._queue.get(timeout=remaining) if remaining else self._queue.get_nowait()
+                buffer.push(item)
+                while True:
+                    buffer.push(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            ready = buffer.pop_ready()
+            if ready or time.monotonic() >= deadline:
+                return ready
+
+    def live(self) -> Iterator[Record]:
+        """Live records in time order until :meth:`stop`."""
+        self.start_follow()
+        while not self._stop.is_set():
+            yield from self.poll_live(0.2)
+        assert self._buffer is not None
+        yield from self._buffer.drain()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+
+def journal_sources(sources: Sequence[Source]) -> list[JournalSource]:
+    return [s for s in sources if isinstance(s, JournalSource)]

@@ -1,0 +1,199 @@
+"""Log files (plain, rotated ``.1``, compressed ``.gz``) and standard input as record sources."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+from alsate.engine.errors import SourceError
+from alsate.engine.formats import StatusPriorities, parser_for, sniff
+from alsate.engine.formats.base import ParserBase
+from alsate.engine.formats.journal_fields import record_from_json_line
+from alsate.engine.records import Record, SourceKind
+from alsate.engine.sources.follow import FileFollower
+from alsate.engine.textio import decode
+
+READ_SIZE = 1 << 20
+SNIFF_LINES = 50
+_ROTATED = re.compile(r"(?:\.(\d+))?(?:\.gz)?$")
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """How to read a file: its format (``None`` sniffs) and format options."""
+
+    kind: str | None = None
+    log_format: str = "combined"
+    statuses: StatusPriorities | None = None
+    host: str | None = None
+
+
+def _open_binary(path: str):
+    if path == "-":
+        return sys.stdin.buffer
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115 - caller closes
+
+
+def iter_chunks(fh, start: int = 0) -> Iterator[tuple[list[int], list[str]]]:
+    """``(offsets, lines)`` a read buffer at a time: byte offset and decoded text of each line.
+
+    CR before LF is dropped. An all-ASCII buffer (the common case) is decoded
+    in one call; offsets are then character offsets, which are byte offsets.
+    """
+    offset = start
+    partial = b""
+    while True:
+        data = fh.read(READ_SIZE)
+        if not data:
+            break
+        buf = partial + data if partial else data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            partial = buf
+            continue
+        partial = buf[cut + 1:]
+        body = buf[:cut]
+        offsets: list[int] = []
+        if body.isascii():
+            lines = body.decode("ascii").split("\n")
+            for line in lines:
+                offsets.append(offset)
+                offset += len(line) + 1
+            if b"\r" in body:
+                lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        else:
+            lines = []
+            for piece in body.split(b"\n"):
+                offsets.append(offset)
+                offset += len(piece) + 1
+                lines.append(decode(piece[:-1] if piece.endswith(b"\r") else piece))
+        yield offsets, lines
+    if partial:
+        yield [offset], [decode(partial.rstrip(b"\r"))]
+
+
+def iter_lines(fh, start: int = 0) -> Iterator[tuple[int, str]]:
+    """``(byte offset, decoded line)`` for each line of a binary stream."""
+    for offsets, lines in iter_chunks(fh, start):
+        yield from zip(offsets, lines, strict=True)
+
+
+def rotated_siblings(path: str) -> list[str]:
+    """``path`` and its rotated copies (``path.1``, ``path.2.gz``...), oldest first."""
+    found = []
+    for candidate in glob.glob(glob.escape(path) + ".*"):
+        suffix = candidate[len(path):]
+        match = _ROTATED.fullmatch(suffix)
+        if match and match.group(1):
+            found.append((int(match.group(1)), candidate))
+    return [name for _, name in sorted(found, reverse=True)] + [path]
+
+
+class FileSource:
+    """One log file, or ``-`` for standard input: read its history, then optionally follow it."""
+
+    def __init__(self, path: str, options: FileOptions | None = None) -> None:
+        self.options = options or FileOptions()
+        self.path = path
+        self.origin = "<stdin>" if path == "-" else os.path.abspath(path)
+        self._stdin_head: list[tuple[int, str]] = []
+        #: Where reading the history stopped: following continues from here.
+        self.end_offset: int | None = None
+        if path != "-":
+            if os.path.isdir(path):
+                raise SourceError(f"{path} is a directory, not a log file (for a journal directory use -D)")
+            try:
+                with _open_binary(path) as fh:
+                    head = [text for _, text in islice(iter_lines(fh), SNIFF_LINES)]
+            except FileNotFoundError:
+                raise SourceError(f"{path}: no such file") from None
+            except PermissionError:
+                raise SourceError(f"{path}: permission denied (try: sudo, or add yourself to the adm group)") \
+                    from None
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise SourceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        else:
+            lines = iter_lines(sys.stdin.buffer)
+            self._stdin_head = list(islice(lines, SNIFF_LINES))
+            self._stdin_rest = lines
+            head = [line for _, line in self._stdin_head]
+        name = os.path.basename(_ROTATED.sub("", path))
+        self.kind = self.options.kind or sniff(head, name)
+        self.parser = self._make_parser()
+
+    def _make_parser(self) -> ParserBase | None:
+        if self.kind == SourceKind.JOURNAL:
+            return None  # journalctl -o json export: each line carries its own fields
+        options: dict = {"host": self.options.host}
+        if self.kind == SourceKind.NGINX_ACCESS:
+            options.update(log_format=self.options.log_format, statuses=self.options.statuses)
+        if self.kind == SourceKind.SYSLOG and self.path != "-":
+            import time
+
+            mtime = time.localtime(os.stat(self.path).st_mtime)
+            options.update(year=mtime.tm_year, month=mtime.tm_mon)
+        return parser_for(self.kind, self.origin, **options)
+
+    def parse(self, pos: int, line: str) -> Record:
+        if self.parser is None:
+            try:
+                return record_from_json_line(line, self.origin)
+            except ValueError:
+                return parser_for(SourceKind.TEXT, self.origin).parse(line, pos)
+        return self.parser.parse(line, pos)
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """The history: every line now in the file, with its byte offset."""
+        if self.path == "-":
+            yield from self._stdin_head
+            yield from self._stdin_rest
+            return
+        try:
+            with _open_binary(self.path) as fh:
+                yield from iter_lines(fh)
+                self.end_offset = fh.tell()
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.path}: read failed: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def chunks(self) -> Iterator[tuple[list[int], list[str]]]:
+        """The history a read buffer at a time (see :func:`iter_chunks`)."""
+        if self.path == "-":
+            for pos, line in self.lines():
+                yield [pos], [line]
+            return
+        try:
+            with _open_binary(self.path) as fh:
+                yield from iter_chunks(fh)
+                self.end_offset = fh.tell()
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.path}: read failed: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def records(self) -> Iterator[Record]:
+        parse = self.parse
+        for pos, line in self.lines():
+            yield parse(pos, line)
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size if self.path != "-" else 0
+        except OSError:
+            return 0
+
+    def follow(self, stop: threading.Event, offset: int | None = None) -> Iterator[Record]:
+        """New records as they are appended (from ``offset``, default the current end). Blocking."""
+        if self.path == "-" or self.path.endswith(".gz"):
+            return
+        follower = FileFollower(self.path, offset)
+        parse = self.parse
+        for pos, data in follower.run(stop):
+            yield parse(pos, decode(data[:-1] if data.endswith(b"\r") else data))
+

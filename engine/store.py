@@ -1,0 +1,383 @@
+"""The bounded record store the TUI pages through, and filtered views over it.
+
+Records are held column-wise: compact arrays for time, priorities, source,
+unit and host, plus one payload per record. A record read from a file keeps
+only its raw line as payload and is re-parsed when it is looked at (a page is
+50 lines; a million held records are not), so a million access-log records
+fit in a few hundred MB. Journal records, which cannot be re-derived, keep the
+Record itself.
+
+Each record gets a sequence number that never changes; when the store is full
+the oldest records are dropped in chunks. A :class:`View` is the list of
+sequence numbers matching a :class:`Query`; it is built from per-priority
+indexes (so a priority filter touches only matching records) and extended
+incrementally as records arrive.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from heapq import merge
+from itertools import islice
+
+from alsate.engine.formats.base import ParserBase
+from alsate.engine.records import Record
+
+DEFAULT_CAPACITY = 1_000_000
+ALL_PRIORITIES = frozenset(range(8))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a view shows. ``None`` means no constraint on that dimension."""
+
+    priorities: frozenset[int] | None = None
+    effective: bool = True
+    kinds: frozenset[str] | None = None
+    origins: frozenset[str] | None = None
+    units: frozenset[str] | None = None
+    hosts: frozenset[str] | None = None
+    pattern: re.Pattern[str] | None = None
+    since: float | None = None
+    until: float | None = None
+    #: Restrict to these record ids (a finding's evidence).
+    ids: frozenset[str] | None = None
+
+    @staticmethod
+    def max_priority(level: int, **kwargs) -> Query:
+        return Query(priorities=frozenset(range(level + 1)), **kwargs)
+
+
+class _Interned:
+    """Strings <-> small ints, for the unit/host/source columns."""
+
+    __slots__ = ("ids", "names")
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def id(self, name: str) -> int:
+        found = self.ids.get(name)
+        if found is None:
+            found = self.ids[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+
+@dataclass
+class _Source:
+    origin: str
+    kind: str
+    parser: ParserBase | None = None
+
+
+@dataclass
+class Store:
+    """Bounded, append-only (from the tail), evicting (from the head) record store."""
+
+    capacity: int = DEFAULT_CAPACITY
+    _base: int = 0  # sequence number of the oldest held record
+    _ts: array = field(default_factory=lambda: array("d"))
+    _prio: bytearray = field(default_factory=bytearray)
+    _eff: bytearray = field(default_factory=bytearray)
+    _src: array = field(default_factory=lambda: array("H"))
+    _unit: array = field(default_factory=lambda: array("I"))
+    _host: array = field(default_factory=lambda: array("I"))
+    _pos: array = field(default_factory=lambda: array("q"))
+    _payload: list = field(default_factory=list)
+    _by_eff: list = field(default_factory=lambda: [array("q") for _ in range(8)])
+    _by_prio: list = field(default_factory=lambda: [array("q") for _ in range(8)])
+    _sources: list[_Source] = field(default_factory=list)
+    _source_ids: dict[str, int] = field(default_factory=dict)
+    _units: _Interned = field(default_factory=_Interned)
+    _hosts: _Interned = field(default_factory=_Interned)
+    dropped: int = 0  # records evicted to stay within capacity
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise ValueError("store capacity must be at least 1")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def source_id(self, origin: str, kind: str, parser: ParserBase | None = None) -> int:
+        """Register a source; records of a source with a parser are held as raw lines."""
+        found = self._source_ids.get(origin)
+        if found is not None:
+            if parser is not None and self._sources[found].parser is None:
+                self._sources[found].parser = parser
+            return found
+        found = self._source_ids[origin] = len(self._sources)
+        self._sources.append(_Source(origin, kind, parser))
+        return found
+
+    def append(self, record: Record) -> int:
+        """Add one record; returns its sequence number."""
+        src = self._source_ids.get(record.origin)
+        if src is None:
+            src = self.source_id(record.origin, record.kind)
+        rederivable = self._sources[src].parser is not None and isinstance(record.pos, int)
+        return self.append_columns(src, record.ts, record.priority, record.effective, record.unit, record.host,
+                                   record.pos if rederivable else -1, record.raw if rederivable else record)
+
+    def append_columns(self, src: int, ts: float, priority: int, effective: int, unit: str, host: str,
+                       pos: int, payload: str | Record) -> int:
+        """The fast path for sources that parse columns without building a Record."""
+        seq = self._base + len(self._payload)
+        self._ts.append(ts)
+        self._prio.append(priority)
+        self._eff.append(effective)
+        self._src.append(src)
+        self._unit.append(self._units.id(unit))
+        self._host.append(self._hosts.id(host))
+        self._pos.append(pos)
+        self._payload.append(payload)
+        self._by_eff[effective].append(seq)
+        self._by_prio[priority].append(seq)
+        if len(self._payload) > self.capacity:
+            self._evict(max(len(self._payload) - self.capacity, self.capacity // 20))
+        return seq
+
+    def append_rows(self, rows: Iterable[tuple], chunk: int = 65_536) -> int:
+        """Bulk :meth:`append_columns` for rows ``(ts, priority, effective, unit, host, pos, payload, src)``.
+
+        Loading a large file goes through here: columns are filled a chunk at a time.
+        """
+        total = 0
+        unit_ids, host_ids = self._units.ids, self._hosts.ids
+        unit_id, host_id = self._units.id, self._hosts.id
+        rows = iter(rows)
+        while True:
+            block = list(islice(rows, chunk))
+            if not block:
+                return total
+            seq = self._base + len(self._payload)
+            ts_col, prio_col, eff_col, unit_col, host_col, pos_col, payload_col, src_col = zip(*block, strict=True)
+            self._ts.extend(ts_col)
+            self._prio.extend(prio_col)
+            self._eff.extend(eff_col)
+            self._src.extend(src_col)
+            self._unit.extend([unit_ids.get(u) if u in unit_ids else unit_id(u) for u in unit_col])
+            self._host.extend([host_ids.get(h) if h in host_ids else host_id(h) for h in host_col])
+            self._pos.extend(pos_col)
+            self._payload.extend(payload_col)
+            by_eff, by_prio = self._by_eff, self._by_prio
+            for offset, (priority, effective) in enumerate(zip(prio_col, eff_col, strict=True)):
+                by_eff[effective].append(seq + offset)
+                by_prio[priority].append(seq + offset)
+            total += len(block)
+            if len(self._payload) > self.capacity:
+                self._evict(max(len(self._payload) - self.capacity, self.capacity // 20))
+
+    def extend(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self.append(record)
+
+    def _evict(self, count: int) -> None:
+        count = min(count, len(self._payload))
+        new_base = self._base + count
+        for column in (self._ts, self._prio, self._eff, self._src, self._unit, self._host, self._pos,
+                       self._payload):
+            del column[:count]
+        for index in (*self._by_eff, *self._by_prio):
+            del index[:bisect_left(index, new_base)]
+        self._base = new_base
+        self.dropped += count
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._payload)
+
+    @property
+    def first_seq(self) -> int:
+        return self._base
+
+    @property
+    def end_seq(self) -> int:
+        """One past the newest sequence number."""
+        return self._base + len(self._payload)
+
+    def __contains__(self, seq: int) -> bool:
+        return self._base <= seq < self.end_seq
+
+    def get(self, seq: int) -> Record:
+        """The record with sequence number ``seq`` (IndexError once evicted)."""
+        i = seq - self._base
+        if i < 0 or seq >= self.end_seq:
+            raise IndexError(f"record {seq} is not held")
+        payload = self._payload[i]
+        if isinstance(payload, Record):
+            return payload
+        parser = self._sources[self._src[i]].parser
+        assert parser is not None
+        record = parser.parse(payload, self._pos[i])
+        ts = self._ts[i]
+        return record if record.ts == ts else record._replace(ts=ts)
+
+    def __iter__(self) -> Iterator[Record]:
+        for seq in range(self._base, self.end_seq):
+            yield self.get(seq)
+
+    def _id_at(self, i: int) -> str:
+        payload = self._payload[i]
+        if isinstance(payload, Record):
+            return payload.id
+        return f"{self._sources[self._src[i]].origin}#{self._pos[i]}"
+
+    def id_of(self, seq: int) -> str:
+        """The stable record id (``origin#pos``) of ``seq``, without re-parsing it."""
+        if seq not in self:
+            raise IndexError(f"record {seq} is not held")
+        return self._id_at(seq - self._base)
+
+    def counts(self, effective: bool = True) -> list[int]:
+        """Records held per priority 0-7."""
+        return [len(index) for index in (self._by_eff if effective else self._by_prio)]
+
+    def origins(self) -> list[str]:
+        return [source.origin for source in self._sources]
+
+    def units(self) -> list[str]:
+        return list(self._units.names)
+
+    def hosts(self) -> list[str]:
+        return list(self._hosts.names)
+
+    def view(self, query: Query | None = None) -> View:
+        return View(self, query or Query())
+
+    # -- matching (used by View) ---------------------------------------------------------------
+
+    def _candidates(self, query: Query, after: int) -> Iterator[int]:
+        """Sequence numbers > ``after`` that pass the priority constraint, ascending."""
+        start = max(after + 1, self._base)
+        if query.priorities is None or query.priorities >= ALL_PRIORITIES:
+            return iter(range(start, self.end_seq))
+        indexes = self._by_eff if query.effective else self._by_prio
+        parts = []
+        for level in sorted(query.priorities):
+            if 0 <= level < 8:
+                index = indexes[level]
+                cut = bisect_left(index, start)
+                if cut < len(index):
+                    parts.append(islice(index, cut, None))
+        if len(parts) == 1:
+            return parts[0]
+        return merge(*parts)
+
+    def _predicate(self, query: Query):
+        """A function seq -> bool for the constraints other than priority (None if there are none)."""
+        tests = []
+        base_ref = self
+        if query.origins is not None:
+            wanted = {i for i, s in enumerate(self._sources) if s.origin in query.origins}
+            tests.append(lambda i: base_ref._src[i] in wanted)
+        if query.kinds is not None:
+            wanted_k = {i for i, s in enumerate(self._sources) if s.kind in query.kinds}
+            tests.append(lambda i: base_ref._src[i] in wanted_k)
+        if query.units is not None:
+            wanted_u = {self._units.ids[u] for u in query.units if u in self._units.ids}
+            tests.append(lambda i: base_ref._unit[i] in wanted_u)
+        if query.hosts is not None:
+            wanted_h = {self._hosts.ids[h] for h in query.hosts if h in self._hosts.ids}
+            tests.append(lambda i: base_ref._host[i] in wanted_h)
+        if query.since is not None:
+            since = query.since
+            tests.append(lambda i: base_ref._ts[i] >= since)
+        if query.until is not None:
+            until = query.until
+            tests.append(lambda i: base_ref._ts[i] <= until)
+        if query.pattern is not None:
+            search = query.pattern.search
+
+            def text_matches(i: int) -> bool:
+                payload = base_ref._payload[i]
+                return search(payload.raw if isinstance(payload, Record) else payload) is not None
+
+            tests.append(text_matches)
+        if query.ids is not None:
+            ids = query.ids
+            tests.append(lambda i: base_ref._id_at(i) in ids)
+        if not tests:
+            return None
+        if len(tests) == 1:
+            only = tests[0]
+            return lambda seq: only(seq - base_ref._base)
+        return lambda seq: all(test(seq - base_ref._base) for test in tests)
+
+
+class View:
+    """The sequence numbers of the records matching a query, kept up to date incrementally."""
+
+    def __init__(self, store: Store, query: Query) -> None:
+        self.store = store
+        self.query = query
+        self.matches = array("q")
+        self._scanned = -1  # highest sequence number examined
+        self._predicate = None
+        self._predicate_sources = -1
+
+    def refresh(self, budget: int | None = None) -> int:
+        """Examine records that arrived since the last call (at most ``budget``); returns how many matched.
+
+        Drops matches the store has evicted. With a budget, call again until :attr:`complete`.
+        """
+        store = self.store
+        if self.matches and self.matches[0] < store.first_seq:
+            del self.matches[:bisect_left(self.matches, store.first_seq)]
+        if self._predicate_sources != (len(store._sources), len(store._units.names), len(store._hosts.names)):
+            # New sources/units/hosts may now satisfy the query's name sets.
+            self._predicate = store._predicate(self.query)
+            self._predicate_sources = (len(store._sources), len(store._units.names), len(store._hosts.names))
+        candidates = store._candidates(self.query, self._scanned)
+        if budget is not None:
+            candidates = islice(candidates, budget)
+        before = len(self.matches)
+        predicate = self._predicate
+        last = self._scanned
+        if predicate is None:
+            chunk = array("q", candidates)
+            if chunk:
+                self.matches.extend(chunk)
+                last = chunk[-1]
+        else:
+            append = self.matches.append
+            for seq in candidates:
+                last = seq
+                if predicate(seq):
+                    append(seq)
+        if budget is None or last == self._scanned:
+            self._scanned = store.end_seq - 1
+        else:
+            self._scanned = last
+        return len(self.matches) - before
+
+    @property
+    def complete(self) -> bool:
+        return self._scanned >= self.store.end_seq - 1
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    def page(self, start: int, count: int) -> list[Record]:
+        """Records ``start`` .. ``start + count`` of the view (oldest first)."""
+        if start < 0:
+            start = max(0, len(self.matches) + start)
+        return [self.store.get(seq) for seq in self.matches[start:start + count]]
+
+    def index_of(self, seq: int) -> int:
+        """Position of ``seq`` in the view, or of the first match after it."""
+        return bisect_left(self.matches, seq)
+
+    def nearest(self, seq: int) -> int:
+        """Position of the last match at or before ``seq`` (0 when none)."""
+        return max(0, bisect_right(self.matches, seq) - 1)
+
+    def __iter__(self) -> Iterator[Record]:
+        for seq in self.matches:
+            yield self.store.get(seq)

@@ -1,0 +1,108 @@
+"""Following a file across rotation and truncation: every line exactly once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from alsate.engine.sources.follow import FileFollower
+
+
+def lines_of(follower: FileFollower) -> list[bytes]:
+    return [data for _, data in follower.poll()]
+
+
+def append(path: Path, *lines: str) -> None:
+    with open(path, "a") as fh:
+        fh.write("".join(line + "\n" for line in lines))
+
+
+def test_starts_at_the_end_and_reads_appended_lines(tmp_path: Path):
+    log = tmp_path / "app.log"
+    append(log, "old 1", "old 2")
+    follower = FileFollower(str(log))
+    assert lines_of(follower) == []
+    append(log, "new 1", "new 2")
+    assert lines_of(follower) == [b"new 1", b"new 2"]
+
+
+def test_partial_line_waits_for_its_newline(tmp_path: Path):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    follower = FileFollower(str(log))
+    with open(log, "a") as fh:
+        fh.write("half a li")
+    assert lines_of(follower) == []
+    with open(log, "a") as fh:
+        fh.write("ne\nnext\n")
+    assert lines_of(follower) == [b"half a line", b"next"]
+
+
+def test_rename_and_create_loses_nothing(tmp_path: Path):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    follower = FileFollower(str(log), grace=0.0)
+    with open(log, "a") as writer:  # keeps its fd across the rename, like nginx before USR1
+        writer.write("a1\n")
+        writer.flush()
+        assert lines_of(follower) == [b"a1"]
+        writer.write("a2\n")
+        writer.flush()
+        os.rename(log, tmp_path / "app.log.1")
+        writer.write("a3 written to the renamed file\n")
+    append(log, "b1", "b2")
+    seen = lines_of(follower) + lines_of(follower)
+    assert seen == [b"a2", b"a3 written to the renamed file", b"b1", b"b2"]
+    assert follower.rotations == 1
+
+
+def test_copytruncate_reads_the_tail_from_the_copy(tmp_path: Path):
+    log = tmp_path / "app.log"
+    append(log, "l1")
+    follower = FileFollower(str(log), offset=0)
+    assert lines_of(follower) == [b"l1"]
+    append(log, "l2 only in the copy", "l3 only in the copy")
+    shutil.copyfile(log, tmp_path / "app.log.1")  # logrotate copytruncate
+    with open(log, "r+") as fh:
+        fh.truncate(0)
+    append(log, "after 1")
+    assert lines_of(follower) == [b"l2 only in the copy", b"l3 only in the copy", b"after 1"]
+    assert follower.truncations == 1
+    append(log, "after 2")
+    assert lines_of(follower) == [b"after 2"]
+
+
+def test_truncated_then_grown_past_the_old_offset_is_detected(tmp_path: Path):
+    log = tmp_path / "app.log"
+    append(log, "short")
+    follower = FileFollower(str(log), offset=0)
+    assert lines_of(follower) == [b"short"]
+    with open(log, "w") as fh:  # truncate and rewrite more than we had read
+        fh.write("a much longer first line after truncation\nsecond\n")
+    assert lines_of(follower) == [b"a much longer first line after truncation", b"second"]
+
+
+def test_ids_stay_unique_across_rotations(tmp_path: Path):
+    log = tmp_path / "app.log"
+    append(log, "x")
+    follower = FileFollower(str(log), offset=0, grace=0.0)
+    first = follower.poll()
+    os.rename(log, tmp_path / "app.log.1")
+    append(log, "x")
+    second = follower.poll() + follower.poll()
+    assert [d for _, d in first] == [d for _, d in second] == [b"x"]
+    assert first[0][0] != second[0][0]
+
+
+def test_deleted_file_keeps_being_read_until_it_reappears(tmp_path: Path):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    follower = FileFollower(str(log), grace=0.0)
+    with open(log, "a") as writer:
+        os.unlink(log)
+        writer.write("still written\n")
+        writer.flush()
+        assert lines_of(follower) == [b"still written"]
+    append(log, "new file")
+    assert lines_of(follower) + lines_of(follower) == [b"new file"]

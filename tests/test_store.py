@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from alsate.engine.formats import AccessLogParser
+from alsate.engine.records import Record
+from alsate.engine.store import Query, Store
+
+
+def rec(n: int, priority: int, unit: str = "app", host: str = "h1", effective: int | None = None,
+        message: str | None = None) -> Record:
+    text = message or f"message {n}"
+    return Record(1000.0 + n, host, "journal", unit, None, priority,
+                  priority if effective is None else effective, text, text, None, "journal", f"c{n}")
+
+
+def test_priority_view_uses_only_matching_records_and_pages():
+    store = Store(capacity=1000)
+    for n in range(100):
+        store.append(rec(n, n % 8))
+    view = store.view(Query.max_priority(2))
+    view.refresh()
+    assert len(view) == 39  # n % 8 in {0,1,2}: 13 + 13 + 13
+    page = view.page(0, 5)
+    assert [r.pos for r in page] == ["c0", "c1", "c2", "c8", "c9"]
+    assert all(r.effective <= 2 for r in view)
+    assert view.page(-2, 2)[-1].pos == "c98"
+
+
+def test_effective_and_syslog_priority_filters_differ():
+    store = Store()
+    store.append(rec(1, 6, effective=3, message="level=error boom"))
+    store.append(rec(2, 6))
+    effective = store.view(Query.max_priority(4))
+    syslog = store.view(Query.max_priority(4, effective=False))
+    effective.refresh()
+    syslog.refresh()
+    assert [r.pos for r in effective] == ["c1"]
+    assert len(syslog) == 0
+    assert store.counts() == [0, 0, 0, 1, 0, 0, 1, 0]
+    assert store.counts(effective=False) == [0, 0, 0, 0, 0, 0, 2, 0]
+
+
+def test_filters_combine_unit_host_text_and_time():
+    store = Store()
+    for n in range(40):
+        store.append(rec(n, 3, unit=f"u{n % 2}", host=f"h{n % 4}", message=f"event {n} {'disk' if n % 5 == 0 else ''}"))
+    query = Query(units=frozenset({"u0"}), hosts=frozenset({"h0", "h2"}), pattern=re.compile("disk"),
+                  since=1010.0, until=1030.0)
+    view = store.view(query)
+    view.refresh()
+    assert [r.pos for r in view] == ["c10", "c20", "c30"]
+
+
+def test_view_extends_incrementally_and_survives_eviction():
+    store = Store(capacity=100)
+    view = store.view(Query.max_priority(3))
+    for n in range(80):
+        store.append(rec(n, 3 if n % 2 else 6))
+    view.refresh()
+    assert len(view) == 40
+    for n in range(80, 300):
+        store.append(rec(n, 3 if n % 2 else 6))
+    view.refresh()
+    assert store.dropped >= 200
+    assert len(store) <= 100
+    held = [r.pos for r in view]
+    assert held == [f"c{n}" for n in range(store.first_seq, 300) if n % 2]
+    with pytest.raises(IndexError):
+        store.get(0)
+
+
+def test_refresh_with_a_budget_finishes_in_steps():
+    store = Store()
+    for n in range(1000):
+        store.append(rec(n, 3, message="needle" if n % 100 == 0 else "hay"))
+    view = store.view(Query(pattern=re.compile("needle")))
+    steps = 0
+    while not view.complete:
+        view.refresh(budget=250)
+        steps += 1
+    assert steps >= 4
+    assert len(view) == 10
+
+
+def test_file_records_are_held_as_lines_and_reparsed_identically():
+    parser = AccessLogParser("/var/log/nginx/access.log")
+    store = Store()
+    store.source_id(parser.origin, parser.kind, parser)
+    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /x HTTP/1.1" 503 5 "-" "curl/8"'
+    original = parser.parse(line, 4096)
+    seq = store.append(original)
+    assert store._payload[0] == line  # only the line is kept
+    again = store.get(seq)
+    assert again == original
+    assert store.id_of(seq) == original.id == "/var/log/nginx/access.log#4096"
+
+
+def test_view_restricted_to_evidence_ids():
+    store = Store()
+    for n in range(10):
+        store.append(rec(n, 3))
+    view = store.view(Query(ids=frozenset({"journal#c3", "journal#c7"})))
+    view.refresh()
+    assert [r.pos for r in view] == ["c3", "c7"]
+
+
+def test_capacity_must_be_positive():
+    with pytest.raises(ValueError):
+        Store(capacity=0)
