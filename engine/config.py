@@ -91,8 +91,21 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     return float(value) if kind is float else value
 
 
-def load_config(path: str | os.PathLike | None = None) -> Config:
-    """The config from ``path`` (default location when None; missing default file = defaults)."""
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``--set``: the value is read as TOML (``3``, ``true``, ``"x"``), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set takes KEY=VALUE, got {text!r}")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.strip(), parsed
+
+
+def load_config(path: str | os.PathLike | None = None, settings: list[str] | tuple[str, ...] = ()) -> Config:
+    """The config from ``path`` (default location when None; missing default file = defaults),
+    then ``settings`` (``KEY=VALUE`` strings from ``--set``) on top."""
     explicit = path is not None
     target = Path(path) if explicit else default_config_path()
     values: dict[str, Any] = {}
@@ -106,16 +119,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
             raise UserError(f"config file {target}: permission denied") from None
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"config file {target}: {exc}") from None
-        types = {f.name: f.type for f in fields(Config)}
-        simple = {"int": int, "bool": bool, "float": float, "str": str, "str | None": str}
-        for key, value in data.items():
-            name = key.replace("-", "_")
-            if name == "files":
-                values["files"] = tuple(_file_spec(item) for item in value)
-                continue
-            if name not in types:
-                raise UserError(f"config file {target}: unknown option {key!r}")
-            values[name] = _coerce(key, value, simple.get(str(types[name]), str))
+        values.update(_check(data, f"config file {target}"))
+    values.update(_check(dict(parse_setting(item) for item in settings), "--set"))
     config = Config(**values)
     for name, env in _ENV.items():
         if os.environ.get(env):
@@ -127,6 +132,24 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
     if not 0 <= config.max_priority <= 7:
         raise UserError(f"max_priority must be 0-7, got {config.max_priority}")
     return config
+
+
+def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
+    types = {f.name: f.type for f in fields(Config)}
+    simple = {"int": int, "bool": bool, "float": float, "str": str, "str | None": str}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name == "files":
+            if not isinstance(value, list):
+                raise UserError(f"{where}: files must be a list of [[files]] tables")
+            values["files"] = tuple(_file_spec(item) for item in value)
+            continue
+        if name not in types:
+            known = ", ".join(sorted(types))
+            raise UserError(f"{where}: unknown option {key!r} (known: {known})")
+        values[name] = _coerce(key, value, simple.get(str(types[name]), str))
+    return values
 
 
 def _file_spec(item: Any) -> FileSpec:

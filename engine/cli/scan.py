@@ -45,10 +45,12 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="nginx access log_format, in nginx syntax or 'combined'/'common'")
     parser.add_argument("--with-rotated", action="store_true", help="also read NAME.1, NAME.2.gz ... oldest first")
     parser.add_argument("--capacity", type=int, metavar="N", help="records held at most (default 1000000)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                        help="set any config option for this run (e.g. --set status_client_error=5)")
 
 
 def config_from(args: argparse.Namespace) -> Config:
-    config = load_config(getattr(args, "config", None))
+    config = load_config(getattr(args, "config", None), args.settings)
     if args.log_format:
         config = replace(config, nginx_log_format=args.log_format)
     if args.capacity is not None:
@@ -91,11 +93,14 @@ def open_source_set(args: argparse.Namespace, config: Config, query: Query) -> S
         include_stdout=query.effective,
     )
     options = FileOptions(kind=args.format, log_format=config.nginx_log_format, statuses=statuses_from(config))
+    problems: list[str] = []
     sources = open_sources(args.sources, config, journal_filter, options, with_rotated=args.with_rotated,
-                           journal_directories=args.journal_dir)
+                           journal_directories=args.journal_dir, problems=problems)
     if not sources:
         raise UserError("no log sources found on this machine: name a file, 'journal' or -D DIR")
-    return SourceSet(sources, window=config.reorder_window)
+    source_set = SourceSet(sources, window=config.reorder_window)
+    source_set.warnings.extend(problems)
+    return source_set
 
 
 def load_store(args: argparse.Namespace) -> tuple[Store, Query, SourceSet]:

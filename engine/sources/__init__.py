@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from alsate.engine.config import Config
+from alsate.engine.errors import SourceError
 from alsate.engine.formats import StatusPriorities
 from alsate.engine.sources.files import FileOptions, FileSource, rotated_siblings
 from alsate.engine.sources.journal import JournalFilter, JournalSource
@@ -48,16 +49,40 @@ def open_source(spec: str, options: FileOptions, journal_filter: JournalFilter) 
 
 def open_sources(specs: Sequence[str], config: Config, journal_filter: JournalFilter,
                  options: FileOptions | None = None, with_rotated: bool = False,
-                 journal_directories: Sequence[str] = ()) -> list[Source]:
-    """The sources named on the command line, or discovered when none are named."""
+                 journal_directories: Sequence[str] = (), problems: list[str] | None = None) -> list[Source]:
+    """The sources named on the command line, or discovered when none are named.
+
+    A journal the user may not read does not stop the others: its error is appended to ``problems``
+    (when given) and the remaining sources are returned; it is raised only when nothing else is left.
+    """
     options = options or FileOptions(log_format=config.nginx_log_format, statuses=statuses_from(config))
-    sources: list[Source] = [JournalSource(directory=d, filter=journal_filter) for d in journal_directories]
+    sources: list[Source] = []
+    journal_problems: list[str] = []
+    for directory in journal_directories:
+        try:
+            sources.append(JournalSource(directory=directory, filter=journal_filter))
+        except SourceError as exc:
+            journal_problems.append(str(exc))
     for spec in specs:
         paths = rotated_siblings(spec) if with_rotated and spec not in ("-", "journal") else [spec]
-        sources.extend(open_source(path, options, journal_filter) for path in paths)
+        for path in paths:
+            try:
+                sources.append(open_source(path, options, journal_filter))
+            except SourceError as exc:
+                if not _is_journal(path):
+                    raise
+                journal_problems.append(str(exc))
     if not specs and not journal_directories:
         sources.extend(discover(config, journal_filter, options))
+    if journal_problems:
+        if not sources or problems is None:
+            raise SourceError(journal_problems[0])
+        problems.extend(journal_problems)
     return sources
+
+
+def _is_journal(spec: str) -> bool:
+    return spec == "journal" or spec.endswith((".journal", ".journal~")) or os.path.isdir(spec)
 
 
 def discover(config: Config, journal_filter: JournalFilter, options: FileOptions) -> list[Source]:
