@@ -70,17 +70,24 @@ class SourceSet:
         """Every record the sources hold now, in time order."""
         return merge_history(self._history_of(source) for source in self.sources)
 
-    def _row_chunks(self, source: Source, store: Store) -> Iterator[list[tuple]]:
+    def _row_chunks(self, source: Source, store: Store, parsed: bool) -> Iterator[list[tuple]]:
         """History as lists of store rows ``(ts, priority, effective, unit, host, pos, payload, src)``.
 
-        File lines are indexed by their parser's ``rows`` (no Record is built: the store keeps the
-        line and re-parses it on display); journal entries keep their Record.
+        File lines are indexed by their parser's ``rows``: no Record is built, the store keeps the
+        line and re-parses it on display. With ``parsed``, every line becomes a Record (payload) so
+        a consumer can see it; :meth:`load` swaps it for the line before storing.
         """
         if isinstance(source, FileSource) and source.parser is not None:
             src = store.source_id(source.origin, source.kind, source.parser)
-            rows = source.parser.rows
-            for offsets, lines in source.chunks():
-                yield rows(offsets, lines, src)
+            if parsed:
+                parse = source.parser.parse
+                for offsets, lines in source.chunks():
+                    yield [(r.ts, r.priority, r.effective, r.unit, r.host, pos, r, src)
+                           for r, pos in ((parse(line, pos), pos) for pos, line in zip(offsets, lines, strict=True))]
+            else:
+                rows = source.parser.rows
+                for offsets, lines in source.chunks():
+                    yield rows(offsets, lines, src)
             self._offsets[source.origin] = source.end_offset
             return
         src = store.source_id(source.origin, source.kind if isinstance(source, FileSource) else "journal")
@@ -91,9 +98,15 @@ class SourceSet:
                 return
             yield block
 
-    def load(self, store: Store, on_batch: Callable[[int], None] | None = None, batch: int = 65_536) -> int:
-        """Read the history of every source into ``store`` in time order; returns the records read."""
-        streams = [self._row_chunks(source, store) for source in self.sources]
+    def load(self, store: Store, on_batch: Callable[[int], None] | None = None, batch: int = 65_536,
+             consumer: Callable[[Record], None] | None = None) -> int:
+        """Read the history of every source into ``store`` in time order; returns the records read.
+
+        ``consumer`` (e.g. ``FindingsEngine.feed``) sees every record, in the merged time order,
+        before it is stored.
+        """
+        parsed = consumer is not None
+        streams = [self._row_chunks(source, store, parsed) for source in self.sources]
         if len(streams) == 1:
             chunks: Iterator[list[tuple]] = streams[0]
         else:
@@ -101,10 +114,20 @@ class SourceSet:
             chunks = iter(lambda: list(islice(merged, batch)), [])
         count = 0
         for chunk in chunks:
+            if consumer is not None:
+                chunk = [self._consume(row, consumer) for row in chunk]
             count += store.append_rows(chunk)
             if on_batch is not None:
                 on_batch(count)
         return count
+
+    @staticmethod
+    def _consume(row: tuple, consumer: Callable[[Record], None]) -> tuple:
+        record = row[6]
+        consumer(record)
+        if row[5] >= 0:  # a file line: store the line, not the Record
+            return (*row[:6], record.raw, row[7])
+        return row
 
     # -- live ----------------------------------------------------------------------------------------
 

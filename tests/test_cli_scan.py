@@ -179,3 +179,10 @@ def test_follow_prints_new_lines_live(nginx: Nginx):
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     assert b"Traceback" not in proc.stderr.read()
+
+
+def test_cursor_resumes_a_journal_scan(journal_files: Path):
+    first = json.loads(run_alsate("scan", str(journal_files), "-p", "all", "--json").stdout)["records"]
+    cursor = first[4]["id"].split("#", 1)[1]
+    rest = json.loads(run_alsate("scan", str(journal_files), "-p", "all", "--json", "--cursor", cursor).stdout)
+    assert [r["id"] for r in rest["records"]] == [r["id"] for r in first[5:]]

@@ -91,3 +91,16 @@ def test_views_over_a_loaded_store(tmp_path: Path):
     view.refresh()
     assert [r.extra["path"] for r in view.page(0, 3)] == ["/0", "/3", "/6"]
     assert len(view) == 10
+
+
+def test_consumer_sees_every_record_in_merged_order_and_store_keeps_lines(tmp_path: Path):
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text(access_line(1714521600, "/a1") + access_line(1714521602, "/a2"))
+    second.write_text(access_line(1714521601, "/b1") + access_line(1714521603, "/b2"))
+    seen: list[str] = []
+    store = Store()
+    SourceSet([FileSource(str(first)), FileSource(str(second))]).load(store, consumer=lambda r: seen.append(
+        r.extra["path"]))
+    assert seen == ["/a1", "/b1", "/a2", "/b2"]
+    assert all(isinstance(p, str) for p in store._payload)  # lines, re-parsed on display
+    assert [r.extra["path"] for r in store] == seen

@@ -43,6 +43,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, help="format of the named files (default: detected)")
     parser.add_argument("--log-format", metavar="FMT",
                         help="nginx access log_format, in nginx syntax or 'combined'/'common'")
+    parser.add_argument("--cursor", metavar="CURSOR",
+                        help="journal sources: start after this cursor (a record id's part after '#')")
     parser.add_argument("--with-rotated", action="store_true", help="also read NAME.1, NAME.2.gz ... oldest first")
     parser.add_argument("--capacity", type=int, metavar="N", help="records held at most (default 1000000)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
@@ -94,6 +96,8 @@ def open_source_set(args: argparse.Namespace, config: Config, query: Query) -> S
     )
     options = FileOptions(kind=args.format, log_format=config.nginx_log_format, statuses=statuses_from(config))
     problems: list[str] = []
+    if getattr(args, "cursor", None):
+        journal_filter = replace(journal_filter, cursor=args.cursor)
     sources = open_sources(args.sources, config, journal_filter, options, with_rotated=args.with_rotated,
                            journal_directories=args.journal_dir, problems=problems)
     if not sources:

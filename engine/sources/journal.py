@@ -47,6 +47,8 @@ class JournalFilter:
     #: Also read stdout-transport entries (journald files them at priority 6 whatever they say),
     #: so a filter on effective priority sees a service's ``level=error`` lines.
     include_stdout: bool = False
+    #: Start after this cursor instead of at the head (history) or the tail (follow).
+    cursor: str | None = None
 
     def priority_set(self) -> list[int] | None:
         if self.priorities is not None:
@@ -86,7 +88,7 @@ class JournalSource:
         self.directory = directory
         self.files = tuple(files)
         self.filter = filter or JournalFilter()
-        self.cursor = cursor
+        self.cursor = cursor or self.filter.cursor
         self.backend = backend()
         if directory:
             self.origin = os.path.abspath(directory)
