@@ -235,6 +235,27 @@ class Store:
             raise IndexError(f"record {seq} is not held")
         return self._id_at(seq - self._base)
 
+    def lookup(self, ids: Iterable[str]) -> dict[str, Record]:
+        """The held records with these ids (``origin#pos``), in one pass over the columns."""
+        wanted = set(ids)
+        found: dict[str, Record] = {}
+        if not wanted:
+            return found
+        by_source: dict[int, set[int]] = {}
+        for rid in wanted:
+            origin, _, pos = rid.rpartition("#")
+            src = self._source_ids.get(origin)
+            if src is not None and self._sources[src].parser is not None and pos.lstrip("-").isdigit():
+                by_source.setdefault(src, set()).add(int(pos))
+        for i, payload in enumerate(self._payload):
+            if isinstance(payload, Record):
+                if payload.id in wanted:
+                    found[payload.id] = payload
+            elif self._pos[i] in by_source.get(self._src[i], ()):
+                record = self.get(self._base + i)
+                found[record.id] = record
+        return found
+
     def counts(self, effective: bool = True) -> list[int]:
         """Records held per priority 0-7."""
         return [len(index) for index in (self._by_eff if effective else self._by_prio)]

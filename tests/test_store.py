@@ -109,3 +109,16 @@ def test_view_restricted_to_evidence_ids():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError):
         Store(capacity=0)
+
+
+def test_lookup_finds_records_by_id_without_an_index():
+    parser = AccessLogParser("/var/log/nginx/access.log")
+    store = Store()
+    store.source_id(parser.origin, parser.kind, parser)
+    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" 503 5 "-" "curl/8"'
+    for n in range(50):
+        store.append(parser.parse(line.format(n=n), n * 100))
+    store.append(rec(7, 3))
+    found = store.lookup(["/var/log/nginx/access.log#300", "journal#c7", "nope#1", "/var/log/nginx/access.log#301"])
+    assert sorted(found) == ["/var/log/nginx/access.log#300", "journal#c7"]
+    assert found["/var/log/nginx/access.log#300"].extra["path"] == "/3"

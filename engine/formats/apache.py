@@ -7,7 +7,7 @@ import re
 
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record, SourceKind, priority_from_name
-from alsate.engine.timeparse import StampCache, parse_ctime
+from alsate.engine.timeparse import parse_ctime
 
 _LINE = re.compile(r"\[(\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?:([\w.-]+):)?(\w+)\] (.*)",
                    re.DOTALL)
@@ -18,10 +18,6 @@ _CLIENT = re.compile(r"\[(?:client|remote) ([^\]]+)\] ")
 class ApacheErrorParser(ParserBase):
     kind = SourceKind.APACHE_ERROR
     unit = "apache"
-
-    def __init__(self, origin: str, host: str | None = None) -> None:
-        super().__init__(origin, host)
-        self._stamps = StampCache()
 
     def _parse(self, line: str, pos: int) -> Record | None:
         match = _LINE.match(line)

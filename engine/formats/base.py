@@ -8,6 +8,7 @@ from typing import Protocol
 
 from alsate.engine.effective import effective_priority
 from alsate.engine.records import Record, SourceKind
+from alsate.engine.timeparse import StampCache
 
 #: Lines longer than this are kept whole in ``raw`` but parsed on their head only.
 PARSE_LIMIT = 64 * 1024
@@ -36,6 +37,7 @@ class ParserBase:
         self.origin = origin
         self.host = host or local_hostname()
         self.last_ts = 0.0
+        self._stamps = StampCache()
 
     def parse(self, line: str, pos: int) -> Record:
         try:

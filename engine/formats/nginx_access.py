@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from alsate.engine.errors import UserError
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record, SourceKind
-from alsate.engine.timeparse import StampCache, parse_clf, parse_iso
+from alsate.engine.timeparse import parse_clf, parse_iso
 
 COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
             '"$http_referer" "$http_user_agent"')
@@ -111,7 +111,6 @@ class AccessLogParser(ParserBase):
         super().__init__(origin, host)
         self.format = LogFormat.compile(log_format)
         self.statuses = statuses or StatusPriorities()
-        self._stamps = StampCache()
         self._match = self.format.pattern.match
         self._time_group = "time_local" if "time_local" in self.format.names else None
         self._has_status = "status" in self.format.names
@@ -158,23 +157,30 @@ class AccessLogParser(ParserBase):
         if match is None:
             return None
         fields: dict = match.groupdict()
-        status_text = fields.get("status")
-        status = int(status_text) if status_text and status_text.isdigit() else 0
-        fields["status"] = status
+        status_text = fields.get("status") or "000"
+        priority = self._by_status.get(status_text)
+        if priority is None:
+            priority = self._by_status[status_text] = self.statuses.of(int(status_text))
+        fields["status"] = int(status_text)
         request = fields.get("request")
         if request:
             method, _, rest = request.partition(" ")
-            path, _, protocol = rest.rpartition(" ") if rest.count(" ") else (rest, "", "")
+            path, space, protocol = rest.rpartition(" ")
+            if not space:
+                path, protocol = protocol, ""
             fields["method"], fields["path"], fields["protocol"] = method, path, protocol
-        if "time_local" in fields:
-            ts = parse_clf(fields["time_local"], self._stamps)
+        group = self._time_group
+        if group is not None:
+            stamp = fields[group]
+            ts = self._stamps._data.get(stamp)
+            if ts is None:
+                ts = parse_clf(stamp, self._stamps)
         elif "time_iso8601" in fields:
             ts = parse_iso(fields["time_iso8601"], self._stamps)
         elif "msec" in fields:
             ts = float(fields["msec"])
         else:
             ts = self.last_ts
-        priority = self.statuses.of(status)
         # The priority comes from the status: the rest of the line is the client's text
         # and must not move it, so effective == priority here.
         return Record(ts, self.host, self.kind, self.unit, None, priority, priority, line, line, fields,

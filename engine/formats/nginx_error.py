@@ -6,7 +6,7 @@ import re
 
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record, SourceKind, priority_from_name
-from alsate.engine.timeparse import StampCache, parse_nginx_error
+from alsate.engine.timeparse import parse_nginx_error
 
 _LINE = re.compile(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (\d+)#(\d+): (?:\*(\d+) )?(.*)", re.DOTALL)
 # The context nginx appends: ", client: 1.2.3.4, server: x, request: "GET / HTTP/1.1", ..."
@@ -16,10 +16,6 @@ _CONTEXT = re.compile(r', (client|server|request|subrequest|upstream|host|referr
 class ErrorLogParser(ParserBase):
     kind = SourceKind.NGINX_ERROR
     unit = "nginx"
-
-    def __init__(self, origin: str, host: str | None = None) -> None:
-        super().__init__(origin, host)
-        self._stamps = StampCache()
 
     def _parse(self, line: str, pos: int) -> Record | None:
         match = _LINE.match(line)

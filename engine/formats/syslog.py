@@ -19,7 +19,7 @@ import time
 from alsate.engine.effective import effective_priority
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record, SourceKind
-from alsate.engine.timeparse import MONTHS, StampCache, parse_bsd, parse_iso
+from alsate.engine.timeparse import MONTHS, parse_bsd, parse_iso
 
 _PRI = r"(?:<(\d{1,3})>)?"
 _IDENT = r"(?:((?:-- )?[^\s\[:]+?(?:\([^)\s]*\))?(?: v?\d[\w.]*)?)(?:\[(\d+)\])?: ?)?"
@@ -46,7 +46,6 @@ class SyslogParser(ParserBase):
         now = time.localtime()
         self.year = year or now.tm_year
         self.month = month or now.tm_mon
-        self._stamps = StampCache()
 
     def _year_for(self, month_name: str) -> int:
         # A line dated in a later month than the file's last change was written last year.

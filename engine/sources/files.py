@@ -105,7 +105,7 @@ class FileSource:
         self.options = options or FileOptions()
         self.path = path
         self.origin = "<stdin>" if path == "-" else os.path.abspath(path)
-        self._stdin_head: list[tuple[int, str]] = []
+        self._stdin_pending: list[tuple[list[int], list[str]]] = []
         #: Where reading the history stopped: following continues from here.
         self.end_offset: int | None = None
         if path != "-":
@@ -122,10 +122,14 @@ class FileSource:
             except (OSError, EOFError, gzip.BadGzipFile) as exc:
                 raise SourceError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
         else:
-            lines = iter_lines(sys.stdin.buffer)
-            self._stdin_head = list(islice(lines, SNIFF_LINES))
-            self._stdin_rest = lines
-            head = [line for _, line in self._stdin_head]
+            # Sniffing reads the first chunks of stdin; they are kept and replayed by chunks().
+            self._stdin_chunks = iter_chunks(sys.stdin.buffer)
+            head = []
+            for chunk in self._stdin_chunks:
+                self._stdin_pending.append(chunk)
+                head += chunk[1][:SNIFF_LINES]
+                if len(head) >= SNIFF_LINES:
+                    break
         name = os.path.basename(_ROTATED.sub("", path))
         self.kind = self.options.kind or sniff(head, name)
         self.parser = self._make_parser()
@@ -151,24 +155,12 @@ class FileSource:
                 return parser_for(SourceKind.TEXT, self.origin).parse(line, pos)
         return self.parser.parse(line, pos)
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """The history: every line now in the file, with its byte offset."""
-        if self.path == "-":
-            yield from self._stdin_head
-            yield from self._stdin_rest
-            return
-        try:
-            with _open_binary(self.path) as fh:
-                yield from iter_lines(fh)
-                self.end_offset = fh.tell()
-        except (OSError, EOFError) as exc:
-            raise SourceError(f"{self.path}: read failed: {getattr(exc, 'strerror', None) or exc}") from None
-
     def chunks(self) -> Iterator[tuple[list[int], list[str]]]:
-        """The history a read buffer at a time (see :func:`iter_chunks`)."""
+        """The history a read buffer at a time: ``(offsets, lines)`` (see :func:`iter_chunks`)."""
         if self.path == "-":
-            for pos, line in self.lines():
-                yield [pos], [line]
+            yield from self._stdin_pending
+            self._stdin_pending = []
+            yield from self._stdin_chunks
             return
         try:
             with _open_binary(self.path) as fh:
@@ -176,6 +168,11 @@ class FileSource:
                 self.end_offset = fh.tell()
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.path}: read failed: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """The history: every line now in the file, with its byte offset."""
+        for offsets, lines in self.chunks():
+            yield from zip(offsets, lines, strict=True)
 
     def records(self) -> Iterator[Record]:
         parse = self.parse
