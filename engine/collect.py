@@ -32,7 +32,7 @@ class SourceSet:
     #: Problems met while following (a source gone, permission lost): shown, never fatal.
     warnings: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=200_000))
+    _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=1000))  # of batches
     _threads: list[threading.Thread] = field(default_factory=list)
     _buffer: ReorderBuffer | None = None
     #: File offsets where history reading ended, so following starts exactly there.
@@ -134,16 +134,19 @@ class SourceSet:
     def _follow_one(self, source: Source) -> None:
         try:
             if isinstance(source, FileSource):
-                stream = source.follow(self._stop, self._offsets.get(source.origin))
+                stream = source.follow_batches(self._stop, self._offsets.get(source.origin))
             else:
                 cursor = self._journal_cursor.get(source.origin)
                 if cursor:
                     source.cursor = cursor
-                stream = source.follow(self._stop, from_tail=cursor is None)
-            for record in stream:
+                if hasattr(source, "follow_batches"):
+                    stream = source.follow_batches(self._stop, from_tail=cursor is None)
+                else:  # a source with only a per-record follow (the demo replay)
+                    stream = ([record] for record in source.follow(self._stop, from_tail=cursor is None))
+            for batch in stream:
                 while not self._stop.is_set():
                     try:
-                        self._queue.put(record, timeout=0.25)
+                        self._queue.put(batch, timeout=0.25)
                         break
                     except queue.Full:
                         continue
@@ -171,10 +174,10 @@ class SourceSet:
         while True:
             try:
                 remaining = max(0.0, deadline - time.monotonic())
-                item = self._queue.get(timeout=remaining) if remaining else self._queue.get_nowait()
-                buffer.push(item)
+                batch = self._queue.get(timeout=remaining) if remaining else self._queue.get_nowait()
+                buffer.extend(batch)
                 while True:
-                    buffer.push(self._queue.get_nowait())
+                    buffer.extend(self._queue.get_nowait())
             except queue.Empty:
                 pass
             ready = buffer.pop_ready()

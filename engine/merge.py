@@ -44,6 +44,12 @@ class ReorderBuffer:
         arrived = time.time() if now is None else now
         heapq.heappush(self._heap, (record.ts, next(self._counter), arrived, record))
 
+    def extend(self, records: list[Record], now: float | None = None) -> None:
+        arrived = time.time() if now is None else now
+        heap, counter = self._heap, self._counter
+        for record in records:
+            heapq.heappush(heap, (record.ts, next(counter), arrived, record))
+
     def pop_ready(self, now: float | None = None) -> list[Record]:
         """Records that may be released now, oldest first."""
         now = time.time() if now is None else now

@@ -17,9 +17,10 @@ def test_scan_loghub_file_default_priorities(loghub: Path):
     result = run_alsate("scan", str(loghub / "Apache_2k.log"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
-    assert lines[-1].startswith("-- 595 of 2000 records shown")
-    assert "err 595" in lines[-1] and "notice 1405" in lines[-1]
-    assert all(" R " in line for line in lines[:-1])
+    summary = next(n for n, line in enumerate(lines) if line.startswith("-- "))
+    assert lines[summary].startswith("-- 595 of 2000 records shown")
+    assert "err 595" in lines[summary] and "notice 1405" in lines[summary]
+    assert summary == 595 and all(" R " in line for line in lines[:summary])
 
 
 def test_scan_json_counts_and_records(loghub: Path):
@@ -186,3 +187,39 @@ def test_cursor_resumes_a_journal_scan(journal_files: Path):
     cursor = first[4]["id"].split("#", 1)[1]
     rest = json.loads(run_alsate("scan", str(journal_files), "-p", "all", "--json", "--cursor", cursor).stdout)
     assert [r["id"] for r in rest["records"]] == [r["id"] for r in first[5:]]
+
+
+def test_scan_lists_findings_and_json_has_them(loghub: Path):
+    result = run_alsate("scan", str(loghub / "OpenSSH_2k.log"), "--json", "-n", "0")
+    document = json.loads(result.stdout)
+    findings = document["findings"]
+    assert findings, "the OpenSSH sample is one long brute force"
+    for finding in findings:
+        assert set(finding) >= {"id", "title", "category", "severity", "count", "first_seen", "last_seen", "keys",
+                                "template", "evidence"}
+    brute = [f for f in findings if "183.62.140.253" in f["title"]]
+    assert brute and brute[0]["category"] == "security"
+    assert len(brute[0]["evidence"]) == brute[0]["count"] or len(brute[0]["evidence"]) >= 100
+    text = run_alsate("scan", str(loghub / "OpenSSH_2k.log"), "-n", "0").stdout.decode()
+    assert "SSH brute force from 183.62.140.253" in text
+
+
+def test_report_is_written_and_never_over_a_log(tmp_path: Path, loghub: Path):
+    report = tmp_path / "report.md"
+    result = run_alsate("scan", str(loghub / "OpenSSH_2k.log"), "-n", "0", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    text = report.read_text()
+    assert text.startswith("# alsate findings") and "183.62.140.253" in text
+    assert "```text" in text  # evidence lines quoted as code
+    log = tmp_path / "auth.log"
+    log.write_bytes((loghub / "OpenSSH_2k.log").read_bytes())
+    before = log.read_bytes()
+    result = run_alsate("scan", str(log), "--report", str(log))
+    assert result.returncode == 2 and "is one of the logs being read" in result.stderr.decode()
+    assert log.read_bytes() == before
+
+
+def test_no_findings_flag_skips_them(loghub: Path):
+    document = json.loads(run_alsate("scan", str(loghub / "OpenSSH_2k.log"), "--json", "-n", "0",
+                                     "--no-findings").stdout)
+    assert "findings" not in document

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 
 from alsate.engine.collect import SourceSet
 from alsate.engine.config import Config, load_config
 from alsate.engine.errors import UserError
+from alsate.engine.findings import FindingsEngine
+from alsate.engine.findings.report import findings_json, findings_table, write_report
 from alsate.engine.formats import PARSERS
 from alsate.engine.priorities import parse_priorities
 from alsate.engine.records import PRIORITY_NAMES, Record, SourceKind
@@ -20,6 +24,10 @@ from alsate.engine.store import Query, Store
 from alsate.engine.timespec import parse_time
 
 FORMATS = sorted([*PARSERS, SourceKind.JOURNAL])
+#: Journal entries the detectors need whatever their priority (sshd failures are info).
+DETECTOR_JOURNAL_MATCHES = (("SYSLOG_IDENTIFIER", "sshd"), ("SYSLOG_IDENTIFIER", "sshd-session"),
+                            ("SYSLOG_IDENTIFIER", "sudo"), ("SYSLOG_IDENTIFIER", "su"),
+                            ("_TRANSPORT", "kernel"), ("SYSLOG_IDENTIFIER", "systemd"))
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +93,7 @@ def query_from(args: argparse.Namespace, config: Config) -> Query:
     )
 
 
-def open_source_set(args: argparse.Namespace, config: Config, query: Query) -> SourceSet:
+def open_source_set(args: argparse.Namespace, config: Config, query: Query, findings: bool = False) -> SourceSet:
     journal_filter = JournalFilter(
         priorities=query.priorities,
         units=tuple(args.unit),
@@ -93,6 +101,9 @@ def open_source_set(args: argparse.Namespace, config: Config, query: Query) -> S
         since=query.since,
         until=query.until,
         include_stdout=query.effective,
+        # The detectors need sshd/sudo/su/kernel lines logged at info: read them too (the view still
+        # shows only the priorities asked for).
+        also=DETECTOR_JOURNAL_MATCHES if findings else (),
     )
     options = FileOptions(kind=args.format, log_format=config.nginx_log_format, statuses=statuses_from(config))
     problems: list[str] = []
@@ -107,15 +118,19 @@ def open_source_set(args: argparse.Namespace, config: Config, query: Query) -> S
     return source_set
 
 
-def load_store(args: argparse.Namespace) -> tuple[Store, Query, SourceSet]:
-    """Read the sources the arguments name into a store; returns it with the query and the sources."""
+def load_store(args: argparse.Namespace, consumer: Callable[[Record], None] | None = None
+               ) -> tuple[Store, Query, SourceSet]:
+    """Read the sources the arguments name into a store; returns it with the query and the sources.
+
+    ``consumer`` (the findings engine's ``feed``) sees every record read.
+    """
     config = config_from(args)
     query = query_from(args, config)
-    source_set = open_source_set(args, config, query)
+    source_set = open_source_set(args, config, query, findings=consumer is not None)
     for warning in source_set.warnings:
         print(f"alsate: warning: {warning}", file=sys.stderr)
     store = Store(capacity=config.store_capacity)
-    source_set.load(store)
+    source_set.load(store, consumer=consumer)
     return store, query, source_set
 
 
@@ -131,6 +146,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object with counts and records")
     parser.add_argument("-n", "--limit", type=int, metavar="N", help="print at most the last N matching records")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new records as they arrive")
+    parser.add_argument("--report", metavar="FILE.md", help="also write the findings as a Markdown report")
+    parser.add_argument("--no-findings", action="store_true", help="skip the findings (faster on huge inputs)")
     parser.set_defaults(handler=run)
 
 
@@ -138,31 +155,63 @@ def _print_line(record: Record) -> None:
     sys.stdout.write(format_record(record) + "\n")
 
 
+def _check_report_path(args: argparse.Namespace) -> None:
+    """The report never overwrites a log alsate is reading (alsate never writes to a log)."""
+    if not args.report:
+        return
+    target = os.path.realpath(args.report)
+    for spec in args.sources:
+        if spec not in ("-", "journal") and os.path.exists(spec) and os.path.realpath(spec) == target:
+            raise UserError(f"--report {args.report} is one of the logs being read; choose another file")
+    if os.path.isdir(target):
+        raise UserError(f"--report {args.report} is a directory")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be 0 or more")
-    store, query, source_set = load_store(args)
+    _check_report_path(args)
+    engine = None
+    if not args.no_findings:
+        config = config_from(args)
+        engine = FindingsEngine(max_priority=config.findings_max_priority)
+    store, query, source_set = load_store(args, consumer=engine.feed if engine is not None else None)
+    findings = engine.findings() if engine is not None else []
+    if engine is not None:
+        engine.close()
     view = store.view(query)
     view.refresh()
     start = max(0, len(view) - args.limit) if args.limit is not None else 0
+    counts = counts_of(store, query.effective)
     if args.json:
         document = {
             "sources": source_set.describe(),
-            "counts": counts_of(store, query.effective),
+            "counts": counts,
             "read": len(store) + store.dropped,
             "matched": len(view),
             "records": [record.to_json() for record in view.page(start, len(view))],
         }
+        if engine is not None:
+            document["findings"] = findings_json(findings)
         json.dump(document, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         for record in view.page(start, len(view)):
             _print_line(record)
-        counts = counts_of(store, query.effective)
         summary = ", ".join(f"{name} {count}" for name, count in counts.items())
         which = "effective" if query.effective else "syslog"
         sys.stdout.write(f"-- {len(view)} of {len(store) + store.dropped} records shown; "
                          f"by {which} priority: {summary}\n")
+        if engine is not None:
+            sys.stdout.write(findings_table(findings) + "\n")
+    if args.report:
+        evidence = [rid for finding in findings for rid in (*finding.evidence[:5], finding.evidence[-1])]
+        try:
+            write_report(args.report, findings, lookup=store.lookup(evidence), counts=counts,
+                         sources=source_set.describe())
+        except OSError as exc:
+            raise UserError(f"cannot write report {args.report}: {exc.strerror or exc}") from None
+        print(f"alsate: report written to {args.report}", file=sys.stderr)
     sys.stdout.flush()
     if args.follow:
         _follow(source_set, store, query, args.json)

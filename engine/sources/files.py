@@ -185,12 +185,20 @@ class FileSource:
         except OSError:
             return 0
 
-    def follow(self, stop: threading.Event, offset: int | None = None) -> Iterator[Record]:
-        """New records as they are appended (from ``offset``, default the current end). Blocking."""
+    def follow_batches(self, stop: threading.Event, offset: int | None = None) -> Iterator[list[Record]]:
+        """New records as they are appended (from ``offset``, default the current end), a batch per read.
+
+        Blocking: run it in a thread; returns once ``stop`` is set.
+        """
         if self.path == "-" or self.path.endswith(".gz"):
             return
         follower = FileFollower(self.path, offset)
         parse = self.parse
-        for pos, data in follower.run(stop):
-            yield parse(pos, decode(data[:-1] if data.endswith(b"\r") else data))
+        for lines in follower.run(stop):
+            yield [parse(pos, decode(data[:-1] if data.endswith(b"\r") else data)) for pos, data in lines]
+
+    def follow(self, stop: threading.Event, offset: int | None = None) -> Iterator[Record]:
+        """:meth:`follow_batches`, one record at a time."""
+        for batch in self.follow_batches(stop, offset):
+            yield from batch
 

@@ -179,13 +179,13 @@ class FileFollower:
         out += self._read_lines(cur)
         return out
 
-    def run(self, stop: threading.Event, interval: float = 0.2) -> Iterator[tuple[int, bytes]]:
-        """Yield lines as they arrive until ``stop`` is set (blocking: run it in a thread)."""
+    def run(self, stop: threading.Event, interval: float = 0.2) -> Iterator[list[tuple[int, bytes]]]:
+        """Yield the lines of each poll that found some, until ``stop`` is set (blocking: use a thread)."""
         try:
             while not stop.is_set():
                 lines = self.poll()
                 if lines:
-                    yield from lines
+                    yield lines
                 else:
                     stop.wait(interval)
         finally:

@@ -49,6 +49,8 @@ class JournalFilter:
     include_stdout: bool = False
     #: Start after this cursor instead of at the head (history) or the tail (follow).
     cursor: str | None = None
+    #: Extra ``(field, value)`` matches read whatever their priority (OR-ed, within the unit/host filter).
+    also: tuple[tuple[str, str], ...] = ()
 
     def priority_set(self) -> list[int] | None:
         if self.priorities is not None:
@@ -142,6 +144,7 @@ class JournalSource:
         terms = [[("PRIORITY", str(level)) for level in priorities] + common]
         if self.filter.include_stdout:
             terms.append([("_TRANSPORT", "stdout")] + common)
+        terms += [[match] + common for match in self.filter.also]
         return terms
 
     def _native_history(self) -> Iterator[Record]:
@@ -164,7 +167,7 @@ class JournalSource:
         finally:
             reader.close()
 
-    def _native_follow(self, stop: threading.Event, from_tail: bool) -> Iterator[Record]:
+    def _native_follow(self, stop: threading.Event, from_tail: bool) -> Iterator[list[Record]]:
         reader = self._reader()
         try:
             if self.cursor and not from_tail:
@@ -173,10 +176,16 @@ class JournalSource:
             else:
                 reader.seek_tail()
                 reader.get_previous()
+            batch: list[Record] = []
             while not stop.is_set():
                 entry = reader.get_next()
                 if entry:
-                    yield record_from_fields(entry, self.origin)
+                    batch.append(record_from_fields(entry, self.origin))
+                    if len(batch) < 1000:
+                        continue
+                if batch:
+                    yield batch
+                    batch = []
                     continue
                 # Blocks in sd_journal_wait (inotify) for at most 0.25 s so `stop` is honoured.
                 reader.wait(0.25)
@@ -249,8 +258,13 @@ class JournalSource:
             return self._native_history()
         return self._journalctl(follow=False)
 
-    def follow(self, stop: threading.Event, from_tail: bool = True) -> Iterator[Record]:
-        """New entries as they are written, until ``stop`` is set. Blocking: run it in a thread."""
+    def follow_batches(self, stop: threading.Event, from_tail: bool = True) -> Iterator[list[Record]]:
+        """New entries as they are written, in batches, until ``stop`` is set. Blocking: use a thread."""
         if self.backend == "native":
             return self._native_follow(stop, from_tail)
-        return self._journalctl(follow=True, stop=stop)
+        return ([record] for record in self._journalctl(follow=True, stop=stop))
+
+    def follow(self, stop: threading.Event, from_tail: bool = True) -> Iterator[Record]:
+        """:meth:`follow_batches`, one record at a time."""
+        for batch in self.follow_batches(stop, from_tail):
+            yield from batch
