@@ -1,18 +1,1167 @@
-"""alsate-tui entry point.
+"""alsate-tui: the keyboard-driven terminal app over the engine.
 
-The Textual app is built in its own issue (the terminal app); until it lands
-this entry point says so plainly instead of pretending.
+The app holds the engine's objects and wires the widgets to them:
+
+- a :class:`~alsate.engine.collect.SourceSet` read in a thread worker (history,
+  then live follow); batches come back with ``call_from_thread`` and are
+  appended to the :class:`~alsate.engine.store.Store` on the event loop, which
+  is the only place the store is written after loading;
+- a :class:`~alsate.engine.store.View` for the current filters, extended on a
+  timer (10 per second, with a budget) so repaints are batched;
+- a findings engine in its own thread (:mod:`alsate.tui.findings_feed`);
+- an :class:`~alsate.engine.llm.analyst.Analyst` opened in the background
+  (the app is usable while the model loads), answers streamed into the chat.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import os
+import re
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from alsate.engine.errors import UserError
+from alsate.engine.records import DEFAULT_MAX_PRIORITY, Record, SourceKind
+from alsate.engine.store import Query, Store, View
+from alsate.tui.chat_pane import ChatPane
+from alsate.tui.commands import AlsateCommands
+from alsate.tui.findings_feed import FindingsFeed, FindingsSnapshot
+from alsate.tui.findings_panel import FindingsPanel
+from alsate.tui.format import priorities_label
+from alsate.tui.log_pane import LogPane
+from alsate.tui.status_bar import Breadcrumb, StatusBar, StatusInfo
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer
+
+#: How often the view is extended and the log pane repainted (seconds).
+TICK = 0.1
+#: Records examined per tick when a view is extended (regex views over 1M records stay responsive).
+VIEW_BUDGET = 250_000
+#: Live records handed to the event loop at most this often (seconds).
+BATCH_SECONDS = 0.05
+#: Context lines shown around a record in its detail.
+DETAIL_CONTEXT = 5
+#: Store records around a record searched for its neighbours (same unit / client).
+NEIGHBOUR_WINDOW = 400
+#: Seconds a thread may hold the GIL before the event loop gets it (CPython's default is 0.005).
+SWITCH_INTERVAL = 0.002
+#: Seconds a SIGTERM/SIGHUP exit may take before the process ends without finishing it.
+EXIT_GRACE = 3.0
+#: Allocations between young-generation collections (CPython's default is 700).
+GC_THRESHOLD = 50_000
+#: Findings panel refresh (seconds).
+FINDINGS_INTERVAL = 1.0
+THEMES = ("textual-dark", "ansi-dark", "textual-light", "ansi-light", "nord", "gruvbox")
 
 
-def main() -> int:
-    print("alsate-tui: the terminal app is not built yet; meanwhile `alsate scan` reads, filters and follows "
-          "the same sources (alsate scan --help)", file=sys.stderr)
-    return 3
+@dataclass(frozen=True)
+class Filters:
+    """What the log pane shows; one level of the breadcrumb."""
+
+    levels: frozenset[int] = frozenset(range(DEFAULT_MAX_PRIORITY + 1))
+    effective: bool = True
+    origins: frozenset[str] | None = None
+    units: frozenset[str] | None = None
+    hosts: frozenset[str] | None = None
+    since: float | None = None
+    until: float | None = None
+    pattern: re.Pattern[str] | None = None
+    finding_id: str | None = None
+    finding_title: str = ""
+    evidence: frozenset[str] | None = field(default=None, hash=False)
+    label: str = "live log"
+
+    def query(self) -> Query:
+        levels = None if self.levels >= frozenset(range(8)) else self.levels
+        return Query(priorities=levels, effective=self.effective, origins=self.origins, units=self.units,
+                     hosts=self.hosts, since=self.since, until=self.until, pattern=self.pattern, ids=self.evidence)
+
+    def describe(self) -> str:
+        parts = [f"p{priorities_label(self.levels)}" + ("" if self.effective else " syslog")]
+        if self.finding_id:
+            parts.append(f"finding {self.finding_title}")
+        if self.units:
+            parts.append("unit " + ",".join(sorted(self.units)))
+        if self.hosts:
+            parts.append("host " + ",".join(sorted(self.hosts)))
+        if self.origins:
+            parts.append("sources " + ",".join(sorted(os.path.basename(o) for o in self.origins)))
+        if self.since is not None or self.until is not None:
+            parts.append("time " + _time_range(self.since, self.until))
+        if self.pattern is not None:
+            parts.append(f"grep /{self.pattern.pattern}/")
+        return " ".join(parts)
+
+
+def _time_range(since: float | None, until: float | None) -> str:
+    def stamp(ts: float | None) -> str:
+        return "" if ts is None else time.strftime("%m-%d %H:%M", time.localtime(ts))
+
+    return f"{stamp(since)}..{stamp(until)}"
+
+
+@dataclass
+class LLMSettings:
+    model: str | None = None
+    remote: str | None = None
+    config_model: str | None = None
+    enabled: bool = True
+
+
+class AlsateApp(App[int]):
+    """Live log pane, findings panel, chat pane, status bar."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "alsate"
+    COMMANDS = App.COMMANDS | {AlsateCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", tooltip="Show every key"),
+        Binding("q,ctrl+q", "quit", "Quit", tooltip="Quit alsate"),
+        *(Binding(str(n), f"max_priority({n})", f"Priority 0-{n}", show=False,
+                  tooltip=f"Show priorities 0 to {n}") for n in range(8)),
+        Binding("p", "pick_levels", "Levels", tooltip="Toggle single priority levels"),
+        Binding("s", "toggle_effective", "Syslog/eff.", tooltip="Switch between syslog and effective priority"),
+        Binding("slash", "search", "Search", tooltip="Regex search with highlight (n/N: next/previous)"),
+        Binding("n", "search_next(1)", "Next match", show=False, tooltip="Next search match"),
+        Binding("N", "search_next(-1)", "Prev match", show=False, tooltip="Previous search match"),
+        Binding("u", "filter_unit", "Unit", show=False, tooltip="Filter by unit"),
+        Binding("h", "filter_host", "Host", show=False, tooltip="Filter by host"),
+        Binding("t", "filter_time", "Time", show=False, tooltip="Filter by time range"),
+        Binding("o", "filter_sources", "Sources", show=False, tooltip="Filter by source"),
+        Binding("x", "clear_filters", "Clear", tooltip="Clear all filters and the search"),
+        Binding("e", "explain", "Explain", tooltip="Explain the selected line or finding (chat)"),
+        Binding("S", "preset('summarize')", "Summarize", show=False,
+                tooltip="Summarize the marked lines, else the visible lines"),
+        Binding("R", "preset('root_cause')", "Root cause", show=False, tooltip="Root cause of the lines shown"),
+        Binding("P", "preset('patterns')", "Patterns", show=False, tooltip="Find patterns in the lines shown"),
+        Binding("y", "copy_answer", "Copy answer", show=False, tooltip="Copy the last answer to the clipboard"),
+        Binding("escape", "back", "Back", tooltip="Cancel generation, else step back one level"),
+        Binding("ctrl+c", "interrupt", "Cancel", show=False, tooltip="Cancel the answer being generated"),
+        Binding("l", "focus_pane('log')", "Log", show=False, tooltip="Focus the log pane"),
+        Binding("f", "focus_pane('findings')", "Findings", show=False, tooltip="Focus the findings panel"),
+        Binding("c", "focus_pane('chat')", "Chat", show=False, tooltip="Type a question in the chat"),
+        Binding("z", "zoom", "Zoom", show=False, tooltip="Maximize or restore the focused pane"),
+        Binding("T", "next_theme", "Theme", show=False, tooltip="Next colour theme"),
+    ]
+
+    def __init__(self, sources: Sequence | None = None, *, source_names: str = "", filters: Filters | None = None,
+                 capacity: int = 1_000_000, llm: LLMSettings | None = None,
+                 analyst_factory: Callable[[Callable], object] | None = None,
+                 findings_factory: Callable[[], object] | None = None, notice: str = "",
+                 source_set_factory: Callable | None = None, findings: bool = True) -> None:
+        super().__init__()
+        self.sources = list(sources or [])
+        self.source_names = source_names
+        self.filters = filters or Filters()
+        self.store = Store(capacity=capacity)
+        self.view: View = self.store.view(self.filters.query())
+        self.back_stack: list[Filters] = []
+        self.search: re.Pattern[str] | None = None
+        self.search_view: View | None = None
+        self.llm = llm or LLMSettings()
+        self.analyst_factory = analyst_factory
+        self.findings_factory = findings_factory
+        self.source_set_factory = source_set_factory
+        self.findings_enabled = findings
+        #: Problems met opening the sources (a journal you may not read): shown in the status bar.
+        self.startup_warnings: list[str] = []
+        self.notice = notice
+        self.source_set = None
+        self.findings_feed: FindingsFeed | None = None
+        self.findings_selected = None
+        self.analyst = None
+        self.model_state = "model: starting" if self.llm.enabled else "model: off"
+        self.generating = False
+        self.session = None
+        self._session_subject: object = None
+        self._stream = None
+        self._gen_started = 0.0
+        self._gen_first = 0.0
+        self._gen_tokens = 0
+        self._dirty = False
+        self._loading = "loading history..."
+        self._rate_count = 0
+        self._rate = 0.0
+        self._rate_at = time.monotonic()
+        self._warning = ""
+        self._stopping = threading.Event()
+        self.ingested = 0
+        self._focus_before_chat = "log"
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Breadcrumb(id="crumbs")
+        with Vertical(id="main"):
+            yield LogPane(self.view, id="log")
+            with Horizontal(id="bottom"):
+                yield FindingsPanel(id="findings")
+                yield ChatPane(id="chat")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    @property
+    def findings_panel(self) -> FindingsPanel:
+        return self.query_one(FindingsPanel)
+
+    @property
+    def chat(self) -> ChatPane:
+        return self.query_one(ChatPane)
+
+    def on_mount(self) -> None:
+        # The event loop shares the GIL with the follow, ingest and findings threads: a short switch
+        # interval bounds how long a keypress waits for it (measured by bench/tui_latency.py).
+        self._saved_runtime = (sys.getswitchinterval(), gc.get_threshold())
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        gc.set_threshold(GC_THRESHOLD, 20, 20)
+        wanted = os.environ.get("ALSATE_THEME", "")
+        self.theme = wanted if wanted in THEMES else THEMES[0]
+        log = self.log_pane
+        log.border_title = "Log"
+        log.effective = self.filters.effective
+        log.empty_message = "loading..."
+        self.query_one(ChatPane).border_title = "Chat"
+        log.focus()
+        self._update_crumbs()
+        self._update_status()
+        self.set_interval(TICK, self._tick)
+        self._start_sources()
+        if self.llm.enabled:
+            self._open_model()
+
+    # -- ingestion -----------------------------------------------------------------------------------
+
+    def _start_sources(self) -> None:
+        from alsate.engine.collect import SourceSet
+
+        factory = self.source_set_factory or (lambda sources: SourceSet(sources))
+        self.source_set = factory(self.sources)
+        self.source_set.warnings.extend(self.startup_warnings)
+        for warning in self.source_set.warnings:
+            self._warning = warning
+        self._start_findings()
+        self._read_sources()
+
+    def _start_findings(self) -> None:
+        def make():
+            if self.findings_factory is not None:
+                return self.findings_factory()
+            from alsate.engine.findings import FindingsEngine
+
+            return FindingsEngine(persist_templates=False)
+
+        def publish(snapshot: FindingsSnapshot) -> None:
+            if not self._stopping.is_set():
+                self.post_message(FindingsUpdated(snapshot))
+
+        def read(seq: int) -> Record | None:
+            try:
+                return self.store.get(seq)
+            except (IndexError, ValueError):
+                return None
+
+        self.findings_feed = FindingsFeed(None, publish, read_history=read, interval=FINDINGS_INTERVAL,
+                                          on_history_done=_freeze_heap)
+        self._findings_engine_maker = make
+
+    @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
+    def _read_sources(self) -> None:
+        source_set = self.source_set
+        feed = self.findings_feed
+        assert source_set is not None and feed is not None
+        feed.engine = self._findings_engine_maker()
+        feed.start()
+        try:
+            total = source_set.load(self.store, on_batch=lambda n: self._from_thread(self._loading_progress, n))
+        except UserError as exc:
+            self._from_thread(self._set_warning, str(exc))
+            total = len(self.store)
+        except Exception as exc:  # a source that cannot be read is shown, never fatal
+            self._from_thread(self._set_warning, f"{type(exc).__name__}: {exc}")
+            total = len(self.store)
+        if self.findings_enabled:
+            feed.feed_history(self.store.first_seq, self.store.end_seq)
+        self._from_thread(self._loaded, total)
+        source_set.start_follow()
+        batch: list[Record] = []
+        flushed = time.monotonic()
+        while not self._stopping.is_set() and not source_set.stopped:
+            batch.extend(source_set.poll_live(BATCH_SECONDS))
+            now = time.monotonic()
+            if batch and now - flushed >= BATCH_SECONDS:
+                if not self._from_thread(self._ingest, batch):
+                    break
+                batch = []
+                flushed = now
+            if source_set.warnings:
+                self._from_thread(self._set_warning, source_set.warnings[-1])
+                source_set.warnings.clear()
+
+    def _from_thread(self, callback, *args) -> bool:
+        if self._stopping.is_set():
+            return False
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:  # the app is shutting down
+            return False
+        return True
+
+    def _loading_progress(self, count: int) -> None:
+        self._loading = f"loading {count:,} records..."
+        self._dirty = True
+
+    def _loaded(self, total: int) -> None:
+        _freeze_heap()
+        if not self._alive():
+            return
+        self._loading = ""
+        self.log_pane.empty_message = "no records match the filters (0-7: priority, x: clear filters)"
+        self._dirty = True
+        self._tick()
+
+    def _set_warning(self, warning: str) -> None:
+        self._warning = warning
+        self._update_status()
+
+    def _ingest(self, records: list[Record]) -> None:
+        """Live records, on the event loop: into the store and the findings feed."""
+        append = self.store.append
+        for record in records:
+            append(record)
+        if self.findings_feed is not None and self.findings_enabled:
+            self.findings_feed.feed(records)
+        self._rate_count += len(records)
+        self.ingested += len(records)
+        self._dirty = True
+
+    def ingest(self, records: list[Record]) -> None:
+        """Public for tests and benchmarks: hand records to the app as the live thread does."""
+        self._ingest(records)
+
+    def _alive(self) -> bool:
+        """False once the app is shutting down (its widgets may be gone)."""
+        return not self._stopping.is_set() and bool(self.query(LogPane))
+
+    def _tick(self) -> None:
+        if not self._alive():
+            return
+        now = time.monotonic()
+        if now - self._rate_at >= 1.0:
+            self._rate = self._rate_count / (now - self._rate_at)
+            self._rate_count = 0
+            self._rate_at = now
+        if self._dirty:
+            self._dirty = False
+            log = self.log_pane
+            keep = log.cursor_seq()
+            self.view.refresh(budget=VIEW_BUDGET)
+            if not self.view.complete:
+                self._dirty = True
+            hosts = len(self.store.hosts())
+            if (hosts > 1) != bool(log.host_width):
+                log.host_width = 10 if hosts > 1 else 0
+                log.invalidate()
+            log.records_changed(keep)
+        if self.search_view is not None and not self.search_view.complete:
+            self.search_view.refresh(budget=VIEW_BUDGET)
+        if self.search_view is not None and not self.search_view.complete:
+            self._dirty = True
+        if self.generating:
+            self._update_model_rate()
+        self._update_status()
+
+    # -- status and breadcrumb -----------------------------------------------------------------------
+
+    def status_info(self) -> StatusInfo:
+        sources = self.source_names or f"{len(self.sources)} sources"
+        if self.notice:
+            sources = f"{self.notice}; {sources}"
+        loading = self._loading
+        if self.findings_feed is not None and self.findings_feed.pending > 1000:
+            loading = (loading + " " if loading else "") + f"findings: {self.findings_feed.pending:,} to read"
+        return StatusInfo(
+            sources=sources, rate=self._rate, filter=self.filters.describe(), shown=len(self.view),
+            held=len(self.store), model=self.model_state, dropped=self.store.dropped,
+            follow=self.log_pane.follow, loading=loading,
+            warning=self._warning or (self.findings_feed.error if self.findings_feed and
+                                      self.findings_feed.error else ""))
+
+    def _update_status(self) -> None:
+        bars = self.query(StatusBar)  # none while shutting down
+        if bars and self.query(LogPane):
+            bars.first().show(self.status_info())
+
+    def crumbs(self) -> list[str]:
+        return [level.label for level in self.back_stack] + [self.filters.label] + \
+            ([f"search /{self.search.pattern}/"] if self.search is not None else [])
+
+    def _update_crumbs(self) -> None:
+        for crumbs in self.query(Breadcrumb):
+            crumbs.show(self.crumbs())
+
+    # -- filters ---------------------------------------------------------------------------------------
+
+    def apply_filters(self, filters: Filters, push: bool = False) -> None:
+        """Show ``filters`` (pushing the current ones on the breadcrumb when ``push``)."""
+        if push:
+            self.back_stack.append(self.filters)
+        self.filters = filters
+        log = self.log_pane
+        keep = log.cursor_seq()
+        self.view = self.store.view(filters.query())
+        self.view.refresh(budget=VIEW_BUDGET)
+        if not self.view.complete:
+            self._dirty = True
+        if log.effective != filters.effective:
+            log.effective = filters.effective
+        log.set_view(self.view, keep)
+        if self.search is not None:
+            self._build_search_view()
+        self._update_crumbs()
+        self._update_status()
+
+    def action_max_priority(self, level: int) -> None:
+        self.apply_filters(replace(self.filters, levels=frozenset(range(level + 1))))
+
+    def action_pick_levels(self) -> None:
+        from alsate.tui.prompts import LevelsScreen
+
+        def done(levels: frozenset | None) -> None:
+            if levels is not None:
+                self.apply_filters(replace(self.filters, levels=levels))
+
+        self.push_screen(LevelsScreen(self.filters.levels), done)
+
+    def action_toggle_effective(self) -> None:
+        self.apply_filters(replace(self.filters, effective=not self.filters.effective))
+        self.notify("filtering on " + ("effective" if self.filters.effective else "syslog") + " priority",
+                    timeout=2)
+
+    def _prompt(self, title: str, help_text: str, value: str, then: Callable[[str], None]) -> None:
+        from alsate.tui.prompts import PromptScreen
+
+        def done(answer: str | None) -> None:
+            if answer is not None:
+                try:
+                    then(answer.strip())
+                except UserError as exc:
+                    self.notify(str(exc), severity="error", timeout=4)
+
+        self.push_screen(PromptScreen(title, help_text, value), done)
+
+    def _names(self, text: str) -> frozenset[str] | None:
+        names = frozenset(part.strip() for part in text.split(",") if part.strip())
+        return names or None
+
+    def action_filter_unit(self) -> None:
+        units = sorted(u for u in self.store.units() if u)[:12]
+        current = ",".join(sorted(self.filters.units or ()))
+        self._prompt("Unit (comma-separated, empty for all)", "seen: " + ", ".join(units), current,
+                     lambda text: self.apply_filters(replace(self.filters, units=self._names(text),
+                                                             label=f"unit {text}" if text else "all units"),
+                                                     push=True))
+
+    def action_filter_host(self) -> None:
+        hosts = sorted(h for h in self.store.hosts() if h)[:12]
+        current = ",".join(sorted(self.filters.hosts or ()))
+        self._prompt("Host (comma-separated, empty for all)", "seen: " + ", ".join(hosts), current,
+                     lambda text: self.apply_filters(replace(self.filters, hosts=self._names(text),
+                                                             label=f"host {text}" if text else "all hosts"),
+                                                     push=True))
+
+    def action_filter_sources(self) -> None:
+        origins = self.store.origins()
+        listing = ", ".join(f"{n + 1}={os.path.basename(o) or o}" for n, o in enumerate(origins))
+
+        def apply(text: str) -> None:
+            chosen = set()
+            for part in text.replace(" ", ",").split(","):
+                if not part:
+                    continue
+                if not part.isdigit() or not 1 <= int(part) <= len(origins):
+                    raise UserError(f"no source {part!r}: type numbers from the list")
+                chosen.add(origins[int(part) - 1])
+            label = "sources " + ",".join(sorted(os.path.basename(o) for o in chosen)) if chosen else "all sources"
+            self.apply_filters(replace(self.filters, origins=frozenset(chosen) or None, label=label), push=True)
+
+        self._prompt("Sources to show (numbers, comma-separated; empty for all)", listing, "", apply)
+
+    def action_filter_time(self) -> None:
+        from alsate.engine.timespec import parse_time
+
+        def apply(text: str) -> None:
+            if not text:
+                self.apply_filters(replace(self.filters, since=None, until=None, label="any time"), push=True)
+                return
+            start, _, end = text.partition("..")
+            since = parse_time(start) if start.strip() else None
+            until = parse_time(end) if end.strip() else None
+            if since is not None and until is not None and since > until:
+                raise UserError("the start of the range is after its end")
+            self.apply_filters(replace(self.filters, since=since, until=until,
+                                       label="time " + _time_range(since, until)), push=True)
+
+        self._prompt("Time range: SINCE..UNTIL (e.g. -10m.., -2h..-1h, 2024-05-01 10:00..; empty for any)",
+                     "forms: -1h, '2h ago', 2024-05-01, '2024-05-01 10:00', @EPOCH, today, yesterday, now", "", apply)
+
+    def action_clear_filters(self) -> None:
+        base = Filters(levels=frozenset(range(DEFAULT_MAX_PRIORITY + 1)), effective=self.filters.effective)
+        self.back_stack.clear()
+        self.search = None
+        self.search_view = None
+        self.log_pane.highlight = None
+        self.log_pane.marked.clear()
+        self.apply_filters(base)
+        self.log_pane.invalidate()
+
+    # -- search ----------------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        def apply(text: str) -> None:
+            if not text:
+                self.set_search(None)
+                return
+            try:
+                pattern = re.compile(text, 0 if any(c.isupper() for c in text) else re.IGNORECASE)
+            except re.error as exc:
+                raise UserError(f"bad regex {text!r}: {exc}") from None
+            self.set_search(pattern)
+            self.action_search_next(1, from_start=True)
+
+        self._prompt("Search (regex; case-insensitive unless it has capitals)", "n / N: next / previous match",
+                     self.search.pattern if self.search else "", apply)
+
+    def set_search(self, pattern: re.Pattern[str] | None) -> None:
+        self.search = pattern
+        log = self.log_pane
+        log.highlight = pattern
+        log.invalidate()
+        self._build_search_view()
+        self._update_crumbs()
+
+    def _build_search_view(self) -> None:
+        if self.search is None:
+            self.search_view = None
+            return
+        self.search_view = self.store.view(replace(self.filters.query(), pattern=self.search))
+        self.search_view.refresh(budget=VIEW_BUDGET)
+
+    def action_search_next(self, direction: int, from_start: bool = False) -> None:
+        if self.search_view is None:
+            self.notify("no search: press / to search", timeout=2)
+            return
+        sview = self.search_view
+        if not sview.complete:
+            sview.refresh()  # n/N must see every match; bounded by the view's size
+        log = self.log_pane
+        current = log.cursor_seq()
+        if current is None or not len(sview):
+            self.notify(f"no match for /{self.search.pattern}/", severity="warning", timeout=2)
+            return
+        matches = sview.matches
+        if from_start:
+            pos = max(0, sview.index_of(current + 1) - 1)
+        elif direction > 0:
+            pos = sview.index_of(current + 1)
+            if pos >= len(matches):
+                pos = 0
+                self.notify("search wrapped to the top", timeout=1)
+        else:
+            pos = sview.index_of(current) - 1
+            if pos < 0:
+                pos = len(matches) - 1
+                self.notify("search wrapped to the bottom", timeout=1)
+        target = matches[pos]
+        index = self.view.index_of(target)
+        if index < len(self.view) and self.view.matches[index] == target:
+            log.follow = False
+            log.move_to(index, center=True)
+
+    # -- findings --------------------------------------------------------------------------------------
+
+    def on_findings_updated(self, message: FindingsUpdated) -> None:
+        self.findings_panel.update_snapshot(message.snapshot)
+        if self.findings_selected is None and self.findings_panel.selected is not None:
+            self.findings_selected = self.findings_panel.selected
+
+    def on_findings_panel_finding_focused(self, message: FindingsPanel.FindingFocused) -> None:
+        self.findings_selected = message.finding
+
+    def on_findings_panel_finding_chosen(self, message: FindingsPanel.FindingChosen) -> None:
+        self.show_evidence(message.finding)
+
+    def show_evidence(self, finding) -> None:
+        """Filter the log pane to a finding's evidence (all priorities), pushing a breadcrumb level."""
+        # Another finding replaces the one shown, it does not nest.
+        base = self.back_stack.pop() if self.filters.finding_id and self.back_stack else self.filters
+        self.back_stack.append(base)
+        filters = Filters(levels=frozenset(range(8)), effective=base.effective, finding_id=finding.id,
+                          finding_title=finding.title, evidence=frozenset(finding.evidence),
+                          label=f"finding: {finding.title}")
+        self.log_pane.follow = False
+        self.apply_filters(filters)
+        self.log_pane.move_to(0)
+        self.log_pane.focus()
+
+    # -- detail ------------------------------------------------------------------------------------------
+
+    def on_log_pane_line_chosen(self, message: LogPane.LineChosen) -> None:
+        self.open_detail(message.seq)
+
+    def neighbours(self, seq: int, window: int = NEIGHBOUR_WINDOW) -> list[tuple[int, Record]]:
+        """Records stored near ``seq`` from the same host and unit (and client, for web logs)."""
+        store = self.store
+        try:
+            target = store.get(seq)
+        except IndexError:
+            return []
+        client = _client_of(target)
+        out = []
+        for other in range(max(store.first_seq, seq - window), min(store.end_seq, seq + window + 1)):
+            if other == seq:
+                continue
+            record = store.get(other)
+            if record.host != target.host or record.unit != target.unit:
+                if not (client and _client_of(record) == client):
+                    continue
+            elif client and _client_of(record) not in (client, None):
+                continue
+            out.append((other, record))
+        return out
+
+    def detail_context(self, seq: int) -> list[tuple[Record, bool]]:
+        near = self.neighbours(seq)
+        before = [r for s, r in near if s < seq][-DETAIL_CONTEXT:]
+        after = [r for s, r in near if s > seq][:DETAIL_CONTEXT]
+        return [(r, False) for r in before] + [(self.store.get(seq), True)] + [(r, False) for r in after]
+
+    def open_detail(self, seq: int) -> None:
+        from alsate.tui.detail_screen import DetailScreen
+
+        try:
+            record = self.store.get(seq)
+        except IndexError:
+            self.notify("that line was dropped from the store", severity="warning")
+            return
+        crumb = " > ".join(self.crumbs())
+
+        def done(result: str | None) -> None:
+            if result == "explain":
+                self.explain_record(seq)
+
+        self.push_screen(DetailScreen(record, self.detail_context(seq), crumb), done)
+
+    # -- LLM ---------------------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _open_model(self) -> None:
+        def progress(p) -> None:
+            self._from_thread(self._model_progress, p.phase, p.fraction, p.message)
+
+        try:
+            if self.analyst_factory is not None:
+                analyst = self.analyst_factory(progress)
+            else:
+                from alsate.engine.llm.factory import LLMOptions, open_analyst
+
+                options = LLMOptions(model=self.llm.model, remote=self.llm.remote, config_model=self.llm.config_model)
+                analyst = open_analyst(options, on_progress=progress)
+        except Exception as exc:  # no model: the rest of the app works; the chat says why
+            self._from_thread(self._model_failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        self._from_thread(self._model_opened, analyst)
+
+    def _model_opened(self, analyst) -> None:
+        self.analyst = analyst
+        backend = analyst.backend
+        ready = getattr(backend, "ready", True)
+        name = _model_name(analyst)
+        if ready and not self.model_state.startswith("model: failed"):
+            self.model_state = f"{name}: ready"
+        elif not self.model_state.startswith("model: failed"):
+            self.model_state = f"{name}: loading"
+        self._update_status()
+
+    def _model_progress(self, phase: str, fraction: float, message: str) -> None:
+        name = _model_name(self.analyst) if self.analyst is not None else "model"
+        if phase == "ready":
+            self.model_state = f"{name}: ready"
+        elif phase == "failed":
+            self.model_state = f"model: failed ({message})"
+        else:
+            self.model_state = f"{name}: loading {int(fraction * 100)}%"
+        self._update_status()
+
+    def _model_failed(self, reason: str) -> None:
+        self.model_state = f"model: none ({reason})"
+        self._update_status()
+
+    def _update_model_rate(self) -> None:
+        name = _model_name(self.analyst)
+        if self._gen_tokens < 2:  # nothing yet, or only the prefill the answer starts with
+            waited = time.monotonic() - self._gen_started
+            self.model_state = f"{name}: reading the prompt ({waited:.0f} s)"
+            return
+        elapsed = time.monotonic() - self._gen_first
+        rate = (self._gen_tokens - 1) / elapsed if elapsed > 0 else 0.0
+        self.model_state = f"{name}: generating {rate:.0f} tok/s"
+
+    def selection(self) -> tuple[str, object]:
+        """What ``e`` and follow-up questions are about: ('finding', f), ('line', seq) or ('none', None)."""
+        focused = self.focused
+        if isinstance(focused, FindingsPanel) and focused.selected is not None:
+            return "finding", focused.selected
+        seq = self.log_pane.cursor_seq()
+        if seq is not None:
+            return "line", seq
+        if self.findings_panel.selected is not None:
+            return "finding", self.findings_panel.selected
+        return "none", None
+
+    def _need_model(self) -> bool:
+        if self.analyst is None:
+            self.chat.begin("model")
+            self.chat.fail(f"the model is not available yet ({self.model_state}); the log and findings work "
+                           "without it")
+            return False
+        if self.generating:
+            self.notify("an answer is being generated: Esc cancels it", timeout=2)
+            return False
+        return True
+
+    def action_explain(self) -> None:
+        kind, what = self.selection()
+        if kind == "finding":
+            self.explain_finding(what)
+        elif kind == "line":
+            self.explain_record(what)  # type: ignore[arg-type]
+        else:
+            self.notify("nothing selected to explain", timeout=2)
+
+    def _pool(self, seq: int) -> list[Record]:
+        return [r for _, r in self.neighbours(seq)]
+
+    def explain_record(self, seq: int) -> None:
+        if not self._need_model():
+            return
+        if seq not in self.store:
+            self.notify("that line was dropped from the store", severity="warning", timeout=2)
+            return
+        record = self.store.get(seq)
+        pool = self._pool(seq)
+        title = f"explain: {record.message[:120]}"
+        self._run_llm(title, ("line", seq), lambda a: a.explain([record], pool=pool))
+
+    def evidence_records(self, finding, limit: int = 20) -> list[Record]:
+        """Up to ``limit`` of a finding's evidence records still held (the first and the last ones)."""
+        wanted = list(finding.evidence)
+        wanted = wanted[: limit // 2] + wanted[-(limit // 2):]
+        found = self.store.lookup(wanted)
+        return sorted(found.values(), key=lambda r: r.ts)
+
+    def explain_finding(self, finding) -> None:
+        if not self._need_model():
+            return
+        records = self.evidence_records(finding)
+        self._run_llm(f"explain finding: {finding.title}", ("finding", finding.id),
+                      lambda a: a.explain(records, finding=finding))
+
+    def action_preset(self, task: str) -> None:
+        if not self._need_model():
+            return
+        log = self.log_pane
+        if task == "summarize" and log.marked:
+            seqs = sorted(s for s in log.marked if s in self.store)
+            what = f"{len(seqs)} marked lines"
+        elif task == "summarize":
+            seqs = log.visible_seqs()
+            what = f"{len(seqs)} visible lines"
+        else:
+            seqs = list(self.view.matches[-2000:])
+            what = f"the last {len(seqs)} lines shown"
+        records = [self.store.get(s) for s in seqs]
+        if not records:
+            self.notify("no lines to analyse: the filters match nothing", severity="warning", timeout=3)
+            return
+        ranked = sorted(records, key=lambda r: (r.effective, -r.ts))[:400]
+        names = {"summarize": "summarize", "root_cause": "root cause", "patterns": "find patterns"}
+        self._run_llm(f"{names[task]}: {what}", ("lines", tuple(seqs[-5:])), lambda a: a.analyse(task, ranked))
+
+    def on_chat_pane_asked(self, message: ChatPane.Asked) -> None:
+        question = message.question
+        if not self._need_model():
+            return
+        # Typed in the input: the selection is what was selected before focus moved there.
+        kind, what = self._last_selection() if self.focused is self.chat.input else self.selection()
+        subject = (kind, getattr(what, "id", what))
+        records: list[Record] = []
+        if kind == "line" and what in self.store:
+            records = [self.store.get(what)]  # type: ignore[arg-type]
+        elif kind == "finding":
+            records = self.evidence_records(what)
+        session = self.session
+        if session is not None and subject == self._session_subject:
+            self._run_llm(question, subject, lambda a: _Started(session, session.ask(question)))
+        elif session is not None and records:
+            self._run_llm(question, subject, lambda a: _Started(
+                session, session.ask(question, context=a.context("followup_data", records=records))))
+        else:
+            self._run_llm(question, subject, lambda a: a.question(question, records))
+
+    def _last_selection(self) -> tuple[str, object]:
+        """The selection before focus moved to the chat input (the findings panel or the log line)."""
+        if self._focus_before_chat == "findings" and self.findings_panel.selected is not None:
+            return "finding", self.findings_panel.selected
+        seq = self.log_pane.cursor_seq()
+        return ("line", seq) if seq is not None else ("none", None)
+
+    def _run_llm(self, title: str, subject: object, start: Callable) -> None:
+        self.generating = True
+        self._gen_tokens = 0
+        self._gen_started = time.monotonic()
+        self.chat.begin(title)
+        self.model_state = f"{_model_name(self.analyst)}: generating"
+        self._update_status()
+        self._llm_worker(start, subject)
+
+    @work(thread=True, exclusive=True, group="llm", exit_on_error=False)
+    def _llm_worker(self, start: Callable, subject: object) -> None:
+        try:
+            started = start(self.analyst)
+        except Exception as exc:
+            self._from_thread(self._llm_done, None, f"error: {exc}", subject)
+            return
+        self._stream = started.stream
+        self._from_thread(self._set_session, started.session, subject)
+        try:
+            for piece in started.stream:
+                if not self._from_thread(self._llm_piece, piece):
+                    started.stream.cancel()
+                    return
+        except Exception as exc:
+            self._from_thread(self._llm_done, None, f"error: {exc}", subject)
+            return
+        self._from_thread(self._llm_done, started.stream.result, "", subject)
+
+    def _set_session(self, session, subject) -> None:
+        self.session = session
+        self._session_subject = subject
+
+    def _llm_piece(self, piece: str) -> None:
+        from alsate.engine.llm.guard import terminal_safe
+
+        self._gen_tokens += 1
+        if self._gen_tokens == 1:
+            self._gen_first = time.monotonic()
+        self.chat.append(terminal_safe(piece))
+
+    def _llm_done(self, result, error: str, subject) -> None:
+        self.generating = False
+        self._stream = None
+        name = _model_name(self.analyst)
+        if error:
+            self.chat.fail(error)
+        elif result is None:
+            self.chat.end("cancelled", state="cancelled")
+        else:
+            stats = result.stats
+            notes = []
+            if stats.finish_reason == "cancelled":
+                notes.append("cancelled")
+            elif stats.finish_reason == "cached":
+                notes.append("from the analysis cache")
+            if stats.tokens_per_s:
+                notes.append(f"{stats.completion_tokens} tokens, {stats.tokens_per_s:.0f} tok/s")
+            for flag in result.guard.flags:
+                notes.append(f"WARNING: {flag.kind} ({flag.rule}): do not run it")
+            if stats.context_truncated:
+                notes.append("left out: " + "; ".join(stats.omitted))
+            self.chat.end("; ".join(notes), state="cancelled" if stats.finish_reason == "cancelled" else "done")
+        self.model_state = f"{name}: ready"
+        self._update_status()
+
+    def action_cancel_generation(self) -> bool:
+        stream = self._stream
+        if self.generating and stream is not None:
+            stream.cancel()
+            self.notify("generation cancelled", timeout=1)
+            return True
+        if self.generating:
+            self.workers.cancel_group(self, "llm")
+            self._llm_done(None, "", None)
+            return True
+        return False
+
+    def action_interrupt(self) -> None:
+        if not self.action_cancel_generation():
+            self.notify("nothing to cancel; q quits", timeout=2)
+
+    def get_key_display(self, binding: Binding) -> str:
+        """Key names in plain ASCII (the footer's default uses symbols some fonts lack)."""
+        if binding.key_display:
+            return binding.key_display
+        first = binding.key.split(",")[0].strip()
+        names = {"enter": "Enter", "escape": "Esc", "space": "Space", "question_mark": "?", "slash": "/",
+                 "end": "End", "home": "Home", "pageup": "PgUp", "pagedown": "PgDn", "up": "Up", "down": "Down",
+                 "tab": "Tab", "delete": "Del", "backspace": "BkSp"}
+        if first in names:
+            return names[first]
+        if first.startswith("ctrl+"):
+            return "^" + first[5:]
+        return super().get_key_display(binding)
+
+    def action_copy_answer(self) -> None:
+        text = self.chat.last_answer
+        if not text:
+            self.notify("no answer to copy yet", timeout=2)
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"answer copied ({len(text)} characters, via the terminal's clipboard)", timeout=2)
+
+    # -- navigation ----------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        if self.action_cancel_generation():
+            return
+        if self.focused is self.chat.input:
+            self.log_pane.focus()
+            return
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        if self.search is not None:
+            self.set_search(None)
+            return
+        if self.back_stack:
+            self.apply_filters(self.back_stack.pop())
+            return
+        if self.log_pane.marked:
+            self.log_pane.marked.clear()
+            self.log_pane.refresh()
+
+    def action_focus_pane(self, which: str) -> None:
+        if which == "chat":
+            self._focus_before_chat = "findings" if self.focused is self.findings_panel else "log"
+            self.chat.input.focus()
+        elif which == "findings":
+            self.findings_panel.focus()
+        else:
+            self.log_pane.focus()
+
+    def action_zoom(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.focused is not None:
+            target = self.chat if self.focused is self.chat.input else self.focused
+            self.screen.maximize(target)
+
+    def action_help(self) -> None:
+        from alsate.tui.help_screen import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_next_theme(self) -> None:
+        current = self.theme if self.theme in THEMES else THEMES[0]
+        self.theme = THEMES[(THEMES.index(current) + 1) % len(THEMES)]
+        self.notify(f"theme: {self.theme}", timeout=1)
+
+    def on_log_pane_follow_changed(self, message: LogPane.FollowChanged) -> None:
+        if not self._alive():
+            return
+        self.log_pane.border_title = "Log" if message.follow else "Log (paused: End/F follows)"
+        self._update_status()
+
+    # -- shutdown ------------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        self.shutdown()
+        self.exit(0)
+
+    def shutdown(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._stream is not None:
+            self._stream.cancel()
+        if self.source_set is not None:
+            threading.Thread(target=self.source_set.stop, daemon=True).start()
+        if self.findings_feed is not None:
+            threading.Thread(target=self.findings_feed.stop, daemon=True).start()
+        analyst = self.analyst
+        if analyst is not None:
+            threading.Thread(target=analyst.backend.close, daemon=True).start()
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+        saved = getattr(self, "_saved_runtime", None)
+        if saved is not None:  # the interpreter outlives the app (tests, embedding): put it back
+            sys.setswitchinterval(saved[0])
+            gc.set_threshold(*saved[1])
+            gc.unfreeze()
+            self._saved_runtime = None
+
+
+class FindingsUpdated(Message):
+    """A findings snapshot from the findings thread."""
+
+    def __init__(self, snapshot: FindingsSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+@dataclass(frozen=True)
+class _Started:
+    session: object
+    stream: object
+
+
+def _freeze_heap() -> None:
+    """Move what is alive now (the loaded records, the findings built from the history) out of the
+    cyclic GC's reach: otherwise every full collection walks them, a pause of 50-200 ms while
+    following 1M records (measured with bench/tui_latency.py). Cyclic garbage created before the
+    call is not reclaimed; the store and the findings hold acyclic data."""
+    gc.freeze()
+
+
+def _client_of(record: Record) -> str | None:
+    if record.kind not in (SourceKind.NGINX_ACCESS, SourceKind.NGINX_ERROR):
+        return None
+    extra = record.extra or {}
+    return extra.get("remote_addr") or extra.get("client")
+
+
+def _model_name(analyst) -> str:
+    if analyst is None:
+        return "model"
+    backend = analyst.backend
+    spec = getattr(backend, "spec", None)
+    if spec is not None:
+        return re.sub(r"[.-](?:Q\d\w*|F16|F32|BF16|IQ\d\w*)$", "", str(getattr(spec, "name", "model")),
+                      flags=re.IGNORECASE)
+    return str(getattr(backend, "model_id", "model")).split(":")[0]
+
+
+# -- command line ------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from alsate.engine.cli.scan import add_source_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="alsate-tui",
+        description="Terminal log explorer: live journal + nginx logs, findings, and a local model to question. "
+                    "With no source it reads this machine's logs; with none there, or with --demo, it replays "
+                    "bundled demo logs.")
+    add_source_arguments(parser)
+    parser.add_argument("--demo", action="store_true", help="replay the bundled demo logs live (journal + nginx)")
+    parser.add_argument("--demo-speed", type=float, default=None, metavar="X",
+                        help="demo replay speed (default 3: three recorded seconds per second)")
+    parser.add_argument("--model", metavar="GGUF", help="GGUF model file (default: $ALSATE_MODEL, the config's "
+                        "model, then the embedded SmolLM2)")
+    parser.add_argument("--remote", metavar="URL", help="OpenAI-compatible server instead of a local model")
+    parser.add_argument("--no-model", action="store_true", help="do not load a model (no chat)")
+    parser.add_argument("--no-findings", action="store_true", help="do not run the findings engine")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: ~/.config/alsate/config.toml)")
+    return parser
+
+
+def prepare(argv: Sequence[str] | None = None) -> AlsateApp:
+    """Parse the arguments and open the sources (UserError on bad input); the app, not yet running."""
+    from alsate.engine.cli.scan import DETECTOR_JOURNAL_MATCHES, config_from, query_from
+    from alsate.engine.priorities import parse_priorities
+    from alsate.engine.sources import FileOptions, JournalFilter, open_sources, statuses_from
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from(args)
+    query = query_from(args, config)
+    levels = parse_priorities(args.priority) if args.priority else frozenset(range(config.max_priority + 1))
+    if args.demo_speed is not None and not 0.1 <= args.demo_speed <= 1000:
+        raise UserError("--demo-speed must be between 0.1 and 1000")
+    notice = ""
+    problems: list[str] = []
+    if args.demo:
+        sources, names = _demo(args), "demo: journal + nginx access/error (web-01)"
+        notice = "DEMO"
+    else:
+        # The journal is read at every priority (0-7 can be switched on in the app) unless -p narrows
+        # it; then the lines the detectors need (sshd, sudo, kernel ... at info) are read as well.
+        journal_filter = JournalFilter(
+            priorities=frozenset(levels) if args.priority else None, units=tuple(args.unit),
+            hosts=tuple(args.host), since=query.since, until=query.until, include_stdout=True,
+            cursor=getattr(args, "cursor", None) or None,
+            also=DETECTOR_JOURNAL_MATCHES if args.priority and not args.no_findings else ())
+        options = FileOptions(kind=args.format, log_format=config.nginx_log_format, statuses=statuses_from(config))
+        sources = open_sources(args.sources, config, journal_filter, options, with_rotated=args.with_rotated,
+                               journal_directories=args.journal_dir, problems=problems)
+        if sources:
+            names = ", ".join(_source_name(s) for s in sources)
+        else:
+            sources, names = _demo(args), "demo: journal + nginx access/error (web-01)"
+            notice = "no logs found on this machine: showing the DEMO"
+    filters = Filters(levels=levels, effective=not args.syslog_priority,
+                      units=query.units, hosts=query.hosts, since=query.since, until=query.until,
+                      pattern=query.pattern)
+    llm = LLMSettings(model=args.model, remote=args.remote, config_model=config.model, enabled=not args.no_model)
+    app = AlsateApp(sources, source_names=names, filters=filters, capacity=config.store_capacity, llm=llm,
+                    notice=notice, findings=not args.no_findings)
+    app.startup_warnings = problems
+    return app
+
+
+def _demo(args) -> list:
+    from alsate.engine.sources.demo import DEFAULT_SPEED, demo_sources
+
+    return demo_sources(speed=args.demo_speed or DEFAULT_SPEED)
+
+
+def _source_name(source) -> str:
+    origin = getattr(source, "origin", "?")
+    return os.path.basename(origin) if origin.startswith("/") and not os.path.isdir(origin) else origin
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        app = prepare(argv)
+    except UserError as exc:
+        print(f"alsate-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if not sys.stdout.isatty() and not os.environ.get("ALSATE_FORCE_TUI"):
+        print("alsate-tui: needs a terminal (stdout is not a tty); for a pipe use `alsate scan`", file=sys.stderr)
+        return 2
+    # A kill (SIGTERM) or a closed SSH session (SIGHUP) exits through the app, which restores the
+    # terminal; if that cannot finish (the terminal is gone, writes block) the process ends anyway.
+    def on_signal(number: int, _frame) -> None:
+        app.exit(128 + number)
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(128 + number,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    try:
+        result = app.run()
+    finally:
+        app.shutdown()
+    return int(result or 0)
 
 
 if __name__ == "__main__":
