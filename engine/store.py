@@ -120,7 +120,9 @@ class Store:
         src = self._source_ids.get(record.origin)
         if src is None:
             src = self.source_id(record.origin, record.kind)
-        rederivable = self._sources[src].parser is not None and isinstance(record.pos, int)
+        source = self._sources[src]
+        # Held as its line only when the registered parser would give this very record back.
+        rederivable = source.parser is not None and isinstance(record.pos, int) and source.kind == record.kind
         return self.append_columns(src, record.ts, record.priority, record.effective, record.unit, record.host,
                                    record.pos if rederivable else -1, record.raw if rederivable else record)
 

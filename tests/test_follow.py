@@ -106,3 +106,22 @@ def test_deleted_file_keeps_being_read_until_it_reappears(tmp_path: Path):
         assert lines_of(follower) == [b"still written"]
     append(log, "new file")
     assert lines_of(follower) + lines_of(follower) == [b"new file"]
+
+
+def test_empty_file_gets_its_format_from_its_first_followed_lines(tmp_path: Path):
+    import threading
+
+    from alsate.engine.records import SourceKind
+    from alsate.engine.sources import FileSource
+
+    log = tmp_path / "app.log"
+    log.write_text("")
+    source = FileSource(str(log))
+    assert source.kind == SourceKind.TEXT
+    stop = threading.Event()
+    batches = source.follow_batches(stop, offset=0)
+    append(log, '192.0.2.1 - - [01/May/2024:00:00:01 +0000] "GET /x HTTP/1.1" 502 1 "-" "t"')
+    batch = next(batches)
+    stop.set()
+    assert source.kind == SourceKind.NGINX_ACCESS
+    assert batch[0].extra["status"] == 502 and batch[0].priority == 3

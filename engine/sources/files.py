@@ -130,8 +130,10 @@ class FileSource:
                 head += chunk[1][:SNIFF_LINES]
                 if len(head) >= SNIFF_LINES:
                     break
-        name = os.path.basename(_ROTATED.sub("", path))
-        self.kind = self.options.kind or sniff(head, name)
+        self._name = os.path.basename(_ROTATED.sub("", path))
+        self.kind = self.options.kind or sniff(head, self._name)
+        #: An empty file (just rotated) tells nothing: its format is sniffed again from its first lines.
+        self._resniff = not head and self.options.kind is None
         self.parser = self._make_parser()
 
     def _make_parser(self) -> ParserBase | None:
@@ -193,9 +195,14 @@ class FileSource:
         if self.path == "-" or self.path.endswith(".gz"):
             return
         follower = FileFollower(self.path, offset)
-        parse = self.parse
         for lines in follower.run(stop):
-            yield [parse(pos, decode(data[:-1] if data.endswith(b"\r") else data)) for pos, data in lines]
+            texts = [(pos, decode(data[:-1] if data.endswith(b"\r") else data)) for pos, data in lines]
+            if self._resniff:
+                self._resniff = False
+                self.kind = sniff([text for _, text in texts[:SNIFF_LINES]], self._name)
+                self.parser = self._make_parser()
+            parse = self.parse
+            yield [parse(pos, text) for pos, text in texts]
 
     def follow(self, stop: threading.Event, offset: int | None = None) -> Iterator[Record]:
         """:meth:`follow_batches`, one record at a time."""
