@@ -19,11 +19,12 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from heapq import merge
 from itertools import islice
 
+import numpy as np
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record
 
@@ -145,35 +146,56 @@ class Store:
         return seq
 
     def append_rows(self, rows: Iterable[tuple], chunk: int = 65_536) -> int:
-        """Bulk :meth:`append_columns` for rows ``(ts, priority, effective, unit, host, pos, payload, src)``.
-
-        Loading a large file goes through here: columns are filled a chunk at a time.
-        """
+        """Bulk :meth:`append_columns` for rows ``(ts, priority, effective, unit, host, pos, payload, src)``."""
         total = 0
-        unit_ids, host_ids = self._units.ids, self._hosts.ids
-        unit_id, host_id = self._units.id, self._hosts.id
         rows = iter(rows)
         while True:
             block = list(islice(rows, chunk))
             if not block:
                 return total
-            seq = self._base + len(self._payload)
-            ts_col, prio_col, eff_col, unit_col, host_col, pos_col, payload_col, src_col = zip(*block, strict=True)
-            self._ts.extend(ts_col)
-            self._prio.extend(prio_col)
-            self._eff.extend(eff_col)
-            self._src.extend(src_col)
-            self._unit.extend([unit_ids.get(u) if u in unit_ids else unit_id(u) for u in unit_col])
-            self._host.extend([host_ids.get(h) if h in host_ids else host_id(h) for h in host_col])
-            self._pos.extend(pos_col)
-            self._payload.extend(payload_col)
-            by_eff, by_prio = self._by_eff, self._by_prio
-            for offset, (priority, effective) in enumerate(zip(prio_col, eff_col, strict=True)):
-                by_eff[effective].append(seq + offset)
-                by_prio[priority].append(seq + offset)
-            total += len(block)
-            if len(self._payload) > self.capacity:
-                self._evict(max(len(self._payload) - self.capacity, self.capacity // 200))
+            ts, prio, eff, unit, host, pos, payload, src = zip(*block, strict=True)
+            total += self.append_chunk(src, ts, prio, eff, unit, host, pos, payload)
+
+    def append_chunk(self, src: int | Sequence[int], ts: Sequence[float], priority: Sequence[int],
+                     effective: Sequence[int], unit: str | Sequence[str], host: str | Sequence[str],
+                     pos: Sequence[int], payload: Sequence[str | Record]) -> int:
+        """Append records given column-wise (the fast path for loading a large file).
+
+        ``src``, ``unit`` and ``host`` are either one value for the whole chunk or one per record.
+        """
+        count = len(payload)
+        if not count:
+            return 0
+        seq = self._base + len(self._payload)
+        self._ts.extend(ts)
+        self._prio.extend(priority)
+        self._eff.extend(effective)
+        if isinstance(src, int):
+            self._src.extend(array("H", [src]) * count)
+        else:
+            self._src.extend(src)
+        self._unit.extend(self._ids_for(self._units, unit, count))
+        self._host.extend(self._ids_for(self._hosts, host, count))
+        self._pos.extend(pos)
+        self._payload.extend(payload)
+        seqs = np.arange(seq, seq + count, dtype=np.int64)
+        for column, indexes in ((effective, self._by_eff), (priority, self._by_prio)):
+            levels = np.frombuffer(bytes(column), dtype=np.uint8)
+            for level in np.unique(levels):
+                indexes[level].frombytes(seqs[levels == level].tobytes())
+        if len(self._payload) > self.capacity:
+            self._evict(max(len(self._payload) - self.capacity, self.capacity // 200))
+        return count
+
+    @staticmethod
+    def _ids_for(table: _Interned, names: str | Sequence[str], count: int) -> array:
+        if isinstance(names, str):
+            return array("I", [table.id(names)]) * count
+        ids = table.ids
+        try:
+            return array("I", [ids[name] for name in names])
+        except KeyError:
+            return array("I", [table.id(name) for name in names])
 
     def extend(self, records: Iterable[Record]) -> None:
         for record in records:

@@ -59,6 +59,15 @@ class ParserBase:
         record = self.parse(line, pos)
         return record.ts, record.priority, record.effective, record.unit, record.host
 
+    def column_chunk(self, offsets: list[int], lines: list[str]
+                     ) -> tuple[list[float], list[int], list[int], str | list[str], str | list[str]]:
+        """``(ts, priority, effective, units, hosts)`` of a chunk of lines, column-wise
+        (``units``/``hosts`` may be one value for the whole chunk)."""
+        columns = self.columns
+        ts, priority, effective, units, hosts = zip(*(columns(line, pos) for pos, line in
+                                                      zip(offsets, lines, strict=True)), strict=True)
+        return list(ts), list(priority), list(effective), list(units), list(hosts)
+
     def rows(self, offsets: list[int], lines: list[str], src: int) -> list[tuple]:
         """Store rows ``(ts, priority, effective, unit, host, pos, line, src)`` for a chunk of lines."""
         columns = self.columns

@@ -127,6 +127,42 @@ class AccessLogParser(ParserBase):
         self.last_ts = ts = parse_clf(match.group(self._time_group), self._stamps)
         return ts, priority, priority, self.unit, self.host
 
+    def column_chunk(self, offsets: list[int], lines: list[str]
+                     ) -> tuple[list[float], list[int], list[int], str | list[str], str | list[str]]:
+        if self._time_group is None:
+            return super().column_chunk(offsets, lines)
+        match, group, by_status, has_status = self._match, self._time_group, self._by_status, self._has_status
+        stamps = self._stamps._data
+        ts_col: list[float] = []
+        prio_col: list[int] = []
+        eff_col: list[int] | None = None
+        for n, line in enumerate(lines):
+            found = match(line) if len(line) < 65536 else None
+            if found is None:
+                ts, priority, effective, _unit, _host = self.columns(line, offsets[n])
+                if effective != priority and eff_col is None:
+                    eff_col = list(prio_col)
+                ts_col.append(ts)
+                prio_col.append(priority)
+                if eff_col is not None:
+                    eff_col.append(effective)
+                continue
+            stamp = found.group(group)
+            ts = stamps.get(stamp)
+            if ts is None:
+                ts = parse_clf(stamp, self._stamps)
+            status = found.group("status") if has_status else "000"
+            priority = by_status.get(status)
+            if priority is None:
+                priority = by_status[status] = self.statuses.of(int(status))
+            ts_col.append(ts)
+            prio_col.append(priority)
+            if eff_col is not None:
+                eff_col.append(priority)
+        if ts_col:
+            self.last_ts = ts_col[-1]
+        return ts_col, prio_col, prio_col if eff_col is None else eff_col, self.unit, self.host
+
     def rows(self, offsets: list[int], lines: list[str], src: int) -> list[tuple]:
         if self._time_group is None:
             return super().rows(offsets, lines, src)
