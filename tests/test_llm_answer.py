@@ -87,3 +87,24 @@ def test_explain_round_trip(cause, steps, level):
     answer = parse_answer(text, "explain")
     assert answer.cause == cause and answer.remediation == tuple(steps) and answer.threat_level == level
     assert answer.complete
+
+
+def test_alsate_finetune_answers_parse():
+    """The ALSATE Llama-3.2-3B fine-tunes write remediation steps inline and refuse with their own sentence."""
+    from alsate.engine.llm.answer import parse_answer
+
+    answer = parse_answer("Cause - The network driver failed to load.\n"
+                          "Remediation - 1. Reinstall the driver. 2. Check the adapter. 3. Verify the config.")
+    assert answer.cause == "The network driver failed to load."
+    assert answer.remediation == ("Reinstall the driver.", "Check the adapter.", "Verify the config.")
+    refusal = parse_answer("Input does not appear to be a valid system log. Unable to assist.")
+    assert refusal.refusal
+
+
+def test_alsate_profile_carries_the_trained_instruction():
+    from importlib import resources
+
+    text = (resources.files("alsate.assets") / "prompts" / "alsate-llama32-system.txt").read_text()
+    first = text.split("\n\n", 1)[0]
+    assert first.startswith('Your name is "ALSATE",you are an advanced syslog parsing and analysis tool.')
+    assert first.endswith("reply with: 'Input does not appear to be a valid system log. Unable to assist.'")

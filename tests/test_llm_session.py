@@ -35,7 +35,7 @@ def test_profiles_load_and_match():
     assert smol.name == "smollm2" and "<|im_start|>" in smol.chat_template and smol.prefill_for("explain")
     assert profile_for("ALSATE-Llama-3.2-3B.Q4_K_M.gguf").name == "alsate-llama32-3b"
     assert profile_for("mistral-7b.gguf").name == "generic"
-    assert not load_profile("alsate-llama32-3b").system_prompt_verified
+    assert load_profile("alsate-llama32-3b").system_prompt_verified
     assert "$boundary" in smol.system_prompt
 
 

@@ -14,6 +14,10 @@ from typing import Any
 
 THREAT_LEVELS = ("none", "low", "medium", "high", "critical")
 REFUSAL = "This is not a log entry, so there is nothing to analyse. Paste a log line or select one in alsate."
+#: Refusals other models were trained to give (the ALSATE Llama-3.2-3B fine-tunes).
+OTHER_REFUSALS = ("Input does not appear to be a valid system log. Unable to assist.",)
+#: "1. do this 2. do that" on one line, as the ALSATE fine-tunes write remediation.
+_INLINE_STEPS = re.compile(r"\s+(?=\d{1,2}\.\s)")
 
 #: Task name -> the labels its format requires, in order.
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -98,7 +102,8 @@ def parse_answer(text: str, task: str = "explain") -> Answer:
     if task not in TASK_FIELDS:
         raise ValueError(f"unknown task {task!r}")
     raw = text.strip()
-    if REFUSAL.lower().rstrip(".") in " ".join(raw.lower().split()):
+    folded = " ".join(raw.lower().split())
+    if any(sentence.lower().rstrip(".") in folded for sentence in (REFUSAL, *OTHER_REFUSALS)):
         return Answer(task=task, raw=raw, refusal=True)
 
     texts: dict[str, list[str]] = {}
@@ -114,7 +119,9 @@ def parse_answer(text: str, task: str = "explain") -> Answer:
             if rest:
                 step = _STEP.match(rest)
                 if current in _LIST_FIELDS and step:
-                    lists[current].append(step.group("text").strip())
+                    for piece in _INLINE_STEPS.split(rest):
+                        inline = _STEP.match(piece)
+                        lists[current].append((inline.group("text") if inline else piece).strip())
                 else:
                     texts[current].append(rest)
             continue
