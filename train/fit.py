@@ -1,0 +1,332 @@
+"""Fine-tune the base model with LoRA through trl's SFTTrainer.
+
+- CPU: plain LoRA on the fp32 weights, ``adamw_torch`` (bf16 autocast was
+  measured slower on these CPUs, AMX included).
+- CUDA: QLoRA: the base loaded in 4-bit NF4 with double quantisation
+  (bitsandbytes), bf16 compute, ``paged_adamw_32bit`` (ALSATE's recipe). This
+  path cannot be exercised on the CPU-only build machines; it is code, not a
+  tested feature.
+- Several processes (DDP): ``torchrun --nproc_per_node N -m alsate.train.cli fit ...``
+  (or ``accelerate launch --multi_gpu``); the Trainer picks up the distributed
+  environment (gloo on CPU, NCCL on GPUs), only rank 0 writes the adapter.
+
+The training data comes from :mod:`alsate.train.data` already tokenised, with
+``labels`` = -100 outside the assistant turn, so trl uses it as is (no
+re-templating, no truncation surprises: over-long examples were left out and
+counted by ``prepare``). Eval loss on the validation split runs every
+``eval_steps``; early stopping keeps the best checkpoint by eval loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alsate.train.base import BaseModel, load_model, load_tokenizer, resolve_base
+from alsate.train.config import Config
+from alsate.train.data import Prepared, load_examples, prepare, read_jsonl, split_stats, write_jsonl
+from alsate.train.errors import TrainError
+
+ADAPTER_DIR = "adapter"
+DATA_DIR = "data"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# --- data step -------------------------------------------------------------------
+
+
+def run_data(config: Config, *, tokenizer: Any = None, base: BaseModel | None = None) -> dict[str, Any]:
+    """Load, check, split, render and tokenise the dataset into ``output_dir/data/*.jsonl``."""
+    examples = load_examples(config.dataset or None)
+    base = base or resolve_base(config.base_model)
+    tokenizer = tokenizer or load_tokenizer(base)
+    prepared: Prepared = prepare(examples, tokenizer, seed=config.seed, max_seq=config.max_seq,
+                                 fractions=config.split, profile=config.profile)
+    out = config.out / DATA_DIR
+    for name, rows in prepared.rows.items():
+        write_jsonl(out / f"{name}.jsonl", rows)
+    summary = {
+        "examples": len(examples),
+        "splits": split_stats(prepared.splits),
+        "kept": {name: len(rows) for name, rows in prepared.rows.items()},
+        "dropped_too_long": {name: len(ids) for name, ids in prepared.dropped.items()},
+        "max_seq": config.max_seq,
+        "seed": config.seed,
+        "profile": config.profile,
+    }
+    if not prepared.rows["train"]:
+        raise TrainError(f"no training example fits max_seq={config.max_seq} tokens; raise max_seq")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+# --- progress ----------------------------------------------------------------------
+
+
+def _progress_callback():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from transformers import TrainerCallback
+
+    class RichProgress(TrainerCallback):
+        """A rich progress bar for the steps, with the latest loss and eval loss."""
+
+        def __init__(self) -> None:
+            self.progress: Progress | None = None
+            self.task = None
+            self.loss = float("nan")
+            self.eval_loss = float("nan")
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            self.progress = Progress(TextColumn("fit"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("loss {task.fields[loss]:.4f} eval {task.fields[eval]:.4f}"),
+                                     TimeElapsedColumn(), TimeRemainingColumn(), console=_console())
+            self.progress.start()
+            self.task = self.progress.add_task("fit", total=state.max_steps, loss=self.loss, eval=self.eval_loss)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.progress is not None:
+                self.progress.update(self.task, completed=state.global_step, loss=self.loss, eval=self.eval_loss)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if "loss" in logs:
+                self.loss = float(logs["loss"])
+            if "eval_loss" in logs:
+                self.eval_loss = float(logs["eval_loss"])
+            if self.progress is not None:
+                self.progress.update(self.task, loss=self.loss, eval=self.eval_loss)
+                self.progress.console.log(
+                    {k: (round(v, 4) if isinstance(v, float) else v) for k, v in logs.items()})
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+    return RichProgress()
+
+
+def _time_limit_callback(minutes: float):
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):
+        """Stop after ``minutes`` of training (checked after each optimizer step), saving a checkpoint."""
+
+        def __init__(self) -> None:
+            self.deadline = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.monotonic() + minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                control.should_training_stop = True
+                control.should_evaluate = args.eval_strategy != "no"
+                control.should_save = True
+            return control
+
+    return TimeLimit()
+
+
+# --- fit -----------------------------------------------------------------------------
+
+
+@dataclass
+class FitResult:
+    adapter_dir: Path
+    steps: int
+    train_loss_first: float | None
+    train_loss_last: float | None
+    eval_loss_best: float | None
+    seconds: float
+    history: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "adapter_dir": str(self.adapter_dir),
+            "steps": self.steps,
+            "train_loss_first": self.train_loss_first,
+            "train_loss_last": self.train_loss_last,
+            "eval_loss_best": self.eval_loss_best,
+            "seconds": round(self.seconds, 1),
+            "history": self.history,
+        }
+
+
+def use_qlora(config: Config) -> bool:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if config.qlora == "on" and not cuda:
+        raise TrainError("qlora = \"on\" needs a CUDA GPU (bitsandbytes NF4); use \"auto\" or \"off\" on CPU")
+    if config.qlora == "off" or not cuda:
+        return False
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        if config.qlora == "on":
+            raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install bitsandbytes") from None
+        return False
+    return True
+
+
+def _dataset(rows: list[dict[str, Any]]):
+    from datasets import Dataset
+
+    return Dataset.from_dict({"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]})
+
+
+def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
+    """Train the LoRA adapter on ``output_dir/data`` (run :func:`run_data` first) into ``output_dir/adapter``."""
+    import torch
+    from peft import LoraConfig, prepare_model_for_kbit_training
+    from transformers import EarlyStoppingCallback, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    data_dir = config.out / DATA_DIR
+    train_rows = read_jsonl(data_dir / "train.jsonl")
+    eval_rows = read_jsonl(data_dir / "validation.jsonl")
+    if not train_rows:
+        raise TrainError(f"{data_dir / 'train.jsonl'} is empty; run `alsate-train data` with a larger dataset")
+    if config.eval_max_examples > 0:
+        eval_rows = eval_rows[: config.eval_max_examples]
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+
+    base = resolve_base(config.base_model)
+    qlora = use_qlora(config)
+    tokenizer = load_tokenizer(base)
+    model = load_model(base, qlora=qlora)
+    if qlora:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    model.config.use_cache = False
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM")
+    optim = config.optim if config.optim != "auto" else ("paged_adamw_32bit" if qlora else "adamw_torch")
+    cuda = torch.cuda.is_available()
+    if bf16 is None:
+        # On CPU, bf16 autocast measured slower than fp32 for this model size (even with AMX): off.
+        bf16 = qlora or (cuda and torch.cuda.is_bf16_supported())
+    if config.wandb:
+        os.environ.setdefault("WANDB_PROJECT", config.wandb_project)
+    checkpoints = config.out / "checkpoints"
+    has_eval = bool(eval_rows)
+    args = SFTConfig(
+        output_dir=str(checkpoints),
+        seed=config.seed,
+        data_seed=config.seed,
+        learning_rate=config.learning_rate,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        warmup_steps=config.warmup_ratio,
+        lr_scheduler_type=config.lr_scheduler,
+        weight_decay=config.weight_decay,
+        optim=optim,
+        bf16=bool(bf16),
+        use_cpu=not cuda,
+        max_length=config.max_seq,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        report_to=["wandb"] if config.wandb else [],
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        gradient_checkpointing=qlora,
+        remove_unused_columns=False,
+    )
+    callbacks = [_progress_callback()]
+    if config.max_minutes > 0:
+        callbacks.append(_time_limit_callback(config.max_minutes))
+    if has_eval and config.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=_dataset(train_rows),
+        eval_dataset=_dataset(eval_rows) if has_eval else None,
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=callbacks,
+    )
+    started = time.monotonic()
+    trainer.train()
+    seconds = time.monotonic() - started
+    adapter_dir = config.out / ADAPTER_DIR
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        trainer.model.save_pretrained(str(adapter_dir))
+        tokenizer.save_pretrained(str(adapter_dir))
+    history = [dict(h) for h in trainer.state.log_history]
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    result = FitResult(
+        adapter_dir=adapter_dir,
+        steps=trainer.state.global_step,
+        train_loss_first=losses[0] if losses else None,
+        train_loss_last=losses[-1] if losses else None,
+        eval_loss_best=min(evals) if evals else None,
+        seconds=seconds,
+        history=history,
+    )
+    meta = {"base": base.label, "base_kind": base.kind, "qlora": qlora, "bf16": bool(bf16), "optim": optim,
+            "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
+    if main_process:
+        (config.out / "fit.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+    return result
+
+
+def mean_loss(model: Any, rows: list[dict[str, Any]], *, batch_size: int = 2) -> float:
+    """Mean token loss of ``model`` on tokenised rows (labels -100 ignored); used by tests and reports."""
+    import torch
+
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            width = max(len(r["input_ids"]) for r in chunk)
+            ids = torch.zeros((len(chunk), width), dtype=torch.long)
+            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for i, r in enumerate(chunk):
+                n = len(r["input_ids"])
+                ids[i, :n] = torch.tensor(r["input_ids"])
+                labels[i, :n] = torch.tensor(r["labels"])
+                mask[i, :n] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            shift = logits[:, :-1].reshape(-1, logits.size(-1))
+            target = labels[:, 1:].reshape(-1)
+            loss = torch.nn.functional.cross_entropy(shift, target, ignore_index=-100, reduction="sum")
+            total += float(loss)
+            count += int((target != -100).sum())
+    return total / count if count else math.nan
