@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from alsate.engine.records import Record
 from alsate.engine.store import Query
@@ -264,7 +265,8 @@ async def test_unit_host_time_and_source_filters_then_clear_all() -> None:
 
 @run_async
 async def test_explain_line_streams_into_chat() -> None:
-    model = ScriptedModel(answer="Cause: " + " ".join(f"w{n}" for n in range(60)), delay=0.02)
+    gate = threading.Event()
+    model = ScriptedModel(answer="Cause: " + " ".join(f"w{n}" for n in range(60)), delay=0.02, gate=gate)
     app = make_app(model=model)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, findings=False)
@@ -272,8 +274,11 @@ async def test_explain_line_streams_into_chat() -> None:
         target = app.log_pane.cursor_record()
         await pilot.press("e")
         chat = app.query_one(ChatPane)
-        await wait_for(pilot, lambda: app.generating)
+        await wait_for(pilot, lambda: app.generating and chat.entries and chat.entries[-1].answer)
         partial, states = [], []
+        await wait_for(pilot, lambda: partial.append(chat.entries[-1].answer) or states.append(
+            app.status_info().model) or len(partial) > 5)
+        gate.set()  # let the rest of the answer stream
         await wait_for(pilot, lambda: partial.append(chat.entries[-1].answer) or states.append(
             app.status_info().model) or not app.generating)
         assert any(0 < len(p) < len(model.answer) for p in partial)  # arrived in pieces

@@ -40,9 +40,12 @@ class ScriptedModel:
     supports_prefill = False
 
     def __init__(self, answer: str = "Cause: a test cause.\nRemediation:\n1. do a thing\nThreat level: low",
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, gate: threading.Event | None = None) -> None:
         self.answer = answer
         self.delay = delay
+        #: When given, the stream pauses after its first ten words until the gate is set
+        #: (so a test sees the answer mid-stream however fast or slow the machine is).
+        self.gate = gate
         self.requests: list[GenerationRequest] = []
         self.ready = True
 
@@ -73,6 +76,8 @@ class ScriptedModel:
                     break
                 if self.delay:
                     time.sleep(self.delay)
+                if i == 10 and self.gate is not None:
+                    self.gate.wait(30)
                 clock.token()
                 stream.emit(word if i == 0 else " " + word)
             stream.finish(GenerationStats(
