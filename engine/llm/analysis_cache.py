@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -18,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-CACHE_ENV = "ALSATE_CACHE_DIR"
+from alsate.engine.config import cache_dir
+
 FILE_NAME = "analysis.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis (
@@ -32,15 +32,6 @@ CREATE TABLE IF NOT EXISTS analysis (
     created REAL NOT NULL
 )
 """
-
-
-def cache_dir() -> Path:
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("alsate"))
 
 
 _NUMBERS = re.compile(r"\b(?:0x[0-9a-f]+|\d+(?:[.:]\d+)*)\b", re.IGNORECASE)
@@ -60,7 +51,7 @@ class CachedAnalysis:
 
 class AnalysisCache:
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or cache_dir() / FILE_NAME
+        self.path = path or cache_dir() / FILE_NAME  # alsate.engine.config.cache_dir
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=5)

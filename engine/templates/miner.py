@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from alsate.engine.config import cache_dir
 from alsate.engine.templates.masking import DEFAULT_MASKS, Mask, mask
 from drain3 import TemplateMiner as _Drain3Miner
 from drain3.file_persistence import FilePersistence
 from drain3.template_miner_config import TemplateMinerConfig
 
 #: Environment variable that moves the cache (tests point it at a temp dir).
-CACHE_ENV = "ALSATE_CACHE_DIR"
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,6 @@ class Mined:
 
     cluster_id: int
     template: str
-
-
-def cache_dir() -> Path:
-    """The alsate cache folder (``$ALSATE_CACHE_DIR`` wins; see ``alsate.engine.config``)."""
-    from alsate.engine.config import cache_dir as engine_cache_dir
-
-    return engine_cache_dir()
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
