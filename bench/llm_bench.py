@@ -17,6 +17,7 @@ import argparse
 import json
 import statistics
 import sys
+import threading
 import time
 
 from alsate.engine.llm.analyst import Analyst
@@ -33,21 +34,36 @@ def decode_rate(stamps: list[float]) -> float:
     return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
 
-def bare_run(llm, prompt: str, tokens: int) -> tuple[float, int]:
+def thread_cpu(thread: threading.Thread) -> float:
+    """CPU seconds a thread has used (robust to other load on the machine, unlike wall time)."""
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+def worker_thread() -> threading.Thread:
+    return next(t for t in threading.enumerate() if t.name.startswith("alsate-llm"))
+
+
+def bare_run(llm, prompt: str, tokens: int) -> tuple[float, int, float]:
+    """(tokens/s, pieces, CPU seconds per piece) of create_completion(stream=True) in this thread."""
     llm.reset()
     stamps = []
+    cpu0 = time.thread_time()
     for _chunk in llm.create_completion(prompt, max_tokens=tokens, temperature=0.0, top_p=0.95,
                                         repeat_penalty=1.1, stream=True):
         stamps.append(time.perf_counter())
-    return decode_rate(stamps), len(stamps)
+    return decode_rate(stamps), len(stamps), (time.thread_time() - cpu0) / max(1, len(stamps))
 
 
-def engine_run(backend: LocalBackend, request: GenerationRequest) -> tuple[float, int]:
+def engine_run(backend: LocalBackend, request: GenerationRequest) -> tuple[float, int, float]:
+    """The same through the engine; CPU counts the worker thread and this (consuming) thread."""
     backend.llama.reset()
+    worker = worker_thread()
     stamps = []
+    cpu0 = time.thread_time() + thread_cpu(worker)
     for _piece in backend.stream(request):
         stamps.append(time.perf_counter())
-    return decode_rate(stamps), len(stamps)
+    cpu = time.thread_time() + thread_cpu(worker) - cpu0
+    return decode_rate(stamps), len(stamps), cpu / max(1, len(stamps))
 
 
 def log_records(count: int) -> list[Record]:
@@ -84,21 +100,27 @@ def main() -> int:
     prompt = backend.render(request)
     bare_run(llm, prompt, 16)  # warm-up
     engine_run(backend, request)
-    bare, engine = [], []
+    bare, engine, bare_cpu, engine_cpu = [], [], [], []
     n_bare = n_engine = 0
     for i in range(args.runs):  # alternate which goes first, so load changes hit both alike
         order = ("bare", "engine") if i % 2 == 0 else ("engine", "bare")
         for which in order:
             if which == "bare":
-                rate, n_bare = bare_run(llm, prompt, args.tokens)
+                rate, n_bare, cpu = bare_run(llm, prompt, args.tokens)
                 bare.append(rate)
+                bare_cpu.append(cpu)
             else:
-                rate, n_engine = engine_run(backend, request)
+                rate, n_engine, cpu = engine_run(backend, request)
                 engine.append(rate)
+                engine_cpu.append(cpu)
     results["bare_tokens_per_s"] = round(statistics.median(bare), 1)
     results["engine_tokens_per_s"] = round(statistics.median(engine), 1)
     results["tokens_bare_engine"] = [n_bare, n_engine]
     results["stream_ratio"] = round(statistics.median(engine) / statistics.median(bare), 3)
+    results["bare_cpu_ms_per_token"] = round(statistics.median(bare_cpu) * 1000, 2)
+    results["engine_cpu_ms_per_token"] = round(statistics.median(engine_cpu) * 1000, 2)
+    # tokens per CPU-second, engine over bare: the same ratio with other load on the machine taken out
+    results["stream_cpu_ratio"] = round(statistics.median(bare_cpu) / statistics.median(engine_cpu), 3)
 
     # 2. follow-up TTFT, KV cache reused vs cleared
     analyst = Analyst(backend, backend.profile, max_tokens=48, temperature=0.0)
@@ -142,6 +164,9 @@ def main() -> int:
               f"{args.ttft_runs} first-token runs")
         print(f"streaming: engine {results['engine_tokens_per_s']} tok/s vs bare llama-cpp-python "
               f"{results['bare_tokens_per_s']} tok/s -> ratio {results['stream_ratio']} (target >= 0.95)")
+        print(f"streaming, CPU per token: engine {results['engine_cpu_ms_per_token']} ms (worker + consumer) vs "
+              f"bare {results['bare_cpu_ms_per_token']} ms -> tokens per CPU-second ratio "
+              f"{results['stream_cpu_ratio']}")
         print(f"follow-up TTFT: {results['followup_ttft_warm_s'] * 1000:.1f} ms with KV cache "
               f"({results['followup_cached_tokens']} of {results['followup_prompt_tokens']} prompt tokens reused) vs "
               f"{results['followup_ttft_cold_s'] * 1000:.1f} ms cold -> {results['followup_ttft_ratio']}x "

@@ -1,21 +1,23 @@
-"""alsate-tui under load: keypress-to-repaint latency while ingesting live lines, and start-up time.
+"""alsate-tui under load: keypress-to-repaint latency while ingesting live lines.
 
     .venv/bin/python bench/tui_latency.py                       # 1M held + 10k lines/s, 300 keys
     .venv/bin/python bench/tui_latency.py --records 200000 --keys 100
-    .venv/bin/python bench/tui_latency.py --startup-only        # time to first screen in tmux
 
-Latency: the app runs headless (Textual's compositor still builds every frame;
-only the terminal write is skipped) over a real nginx access log of
-``--records`` lines (history, read by the engine's FileSource into the store)
-plus a second log that a writer thread appends to at ``--rate`` lines/s and the
-app follows (FileSource follow thread, reorder buffer, ``call_from_thread``
-batches, view extension on the 10 Hz tick). The findings engine runs in its
-thread as in the real app. A key (up, down, PgUp, PgDn, End, 3, 4) is posted as
-the terminal driver would; the latency is from posting it to the first frame
-composed after the app's state reflects it.
+The app runs headless (Textual's compositor still builds every frame; only the
+terminal write is skipped) over a real nginx access log of ``--records`` lines
+(history, read by the engine's FileSource into the store) plus a second log
+that a writer *process* (as nginx would be) appends to at ``--rate`` lines/s
+and the app follows (FileSource follow thread, reorder buffer,
+``call_from_thread`` batches, view extension on the 10 Hz tick). The findings
+engine runs in its thread as in the real app. A key (up, down, PgUp, PgDn, End,
+3, 4) is posted as the terminal driver would; the latency is from posting it to
+the first frame composed once the app's state shows that key's effect, each key
+with its own test (3/4: the filter's levels, with the filter applied to every
+record held when the key was pressed; up/PgUp: following stopped or the cursor
+on an older record; down/PgDn: a newer one; End: following again), so that a
+frame that only shows new live lines is not taken for the key's repaint.
 
-Start-up: ``alsate-tui --demo --no-model`` in a 100x30 tmux pane, polled with
-``capture-pane`` until the first screen (the log pane's border) is drawn.
+Start-up time is measured by bench/tui_startup.py.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -50,29 +51,50 @@ def history_file(records: int) -> Path:
     return path
 
 
-class Writer(threading.Thread):
-    """Appends access-log lines to ``path`` at ``rate`` lines per second, in 10 ms slices."""
+def write_live(path: str, rate: int) -> None:
+    """Append access-log lines to ``path`` at ``rate`` lines per second, in 10 ms slices, until killed
+    (or the benchmark is gone); the count written so far is in ``path + '.count'``."""
+    start = time.monotonic()
+    parent = os.getppid()
+    written = 0
+    with open(path, "a", buffering=1 << 16) as fh:
+        while os.getppid() == parent:
+            due = int((time.monotonic() - start) * rate)
+            if due > written:
+                stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+                fh.write("".join(LINE.format(a=n % 250, stamp=stamp, n=written + n,
+                                             status=502 if n % 97 == 0 else 200) for n in range(due - written)))
+                fh.flush()
+                written = due
+                Path(path + ".count").write_text(str(written))
+            time.sleep(0.01)
+
+
+class Writer:
+    """The writer process (a log writer is not in the app's interpreter: it takes no GIL from it)."""
 
     def __init__(self, path: Path, rate: int) -> None:
-        super().__init__(daemon=True)
         self.path = path
         self.rate = rate
-        self.stop = threading.Event()
-        self.written = 0
+        self.proc: subprocess.Popen | None = None
 
-    def run(self) -> None:
-        start = time.monotonic()
-        with open(self.path, "a", buffering=1 << 16) as fh:
-            while not self.stop.is_set():
-                due = int((time.monotonic() - start) * self.rate)
-                if due > self.written:
-                    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-                    count = due - self.written
-                    fh.write("".join(LINE.format(a=n % 250, stamp=stamp, n=self.written + n,
-                                                 status=502 if n % 97 == 0 else 200) for n in range(count)))
-                    fh.flush()
-                    self.written = due
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--write-live", str(self.path), "--rate",
+                                      str(self.rate)])
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def written(self) -> int:
+        for _ in range(20):  # the writer may be rewriting the file: read again
+            try:
+                return int(Path(str(self.path) + ".count").read_text())
+            except (OSError, ValueError):
                 time.sleep(0.01)
+        return 0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,6 +112,8 @@ async def measure(args: argparse.Namespace) -> dict:
     from alsate.tui.app import AlsateApp, LLMSettings
     from textual import events
 
+    # The theme is named: the default depends on the terminal's colours (16-colour terminals get the ANSI one).
+    os.environ["ALSATE_THEME"] = args.theme
     history = history_file(args.records)
     tmp = Path(tempfile.mkdtemp(prefix="alsate-bench-"))
     live = tmp / "live-access.log"
@@ -101,15 +125,28 @@ async def measure(args: argparse.Namespace) -> dict:
     done = asyncio.Event()
     original = app._display
 
-    def state() -> tuple:
+    def shown(key: str) -> bool:
+        """Whether the app's state shows this key's effect. Each key has its own test: while following,
+        every tick moves the cursor with the new lines, and such a frame is not the key's repaint."""
         log = app.log_pane
-        return log.cursor, log.follow, app.filters.levels, int(log.scroll_y)
+        before = pending["before"]
+        if key in ("3", "4"):
+            return app.filters.levels == frozenset(range(int(key) + 1))
+        if key == "end":
+            return log.follow
+        seq = log.cursor_seq()
+        if key in ("up", "pageup"):
+            return (before["follow"] and not log.follow) or (seq is not None and seq < before["seq"])
+        return seq is not None and seq > before["seq"]  # down, pagedown (pressed while paused)
 
     def display(screen, renderable) -> None:
         original(screen, renderable)
-        # A frame composed after the app's state changed shows the change: that is the repaint.
-        if renderable is not None and pending and state() != pending["before"]:
+        # The first frame composed once the app's state shows the key's effect: that is the repaint.
+        if renderable is not None and pending and "latency" not in pending and shown(pending["key"]):
             pending["latency"] = time.perf_counter() - pending["t0"]
+            # A filter key's frame must show the filter applied to every record held when the key was
+            # pressed, not the part of the view built so far (records that arrived since come next tick).
+            pending["complete"] = app.view._scanned >= pending["end_seq"] - 1
             done.set()
 
     app._display = display  # type: ignore[method-assign]
@@ -122,7 +159,8 @@ async def measure(args: argparse.Namespace) -> dict:
         result["history_load_s"] = round(time.perf_counter() - started, 2)
         if not args.during_analysis:
             # Steady state: the findings thread has read the history (it shares the GIL meanwhile).
-            while app.findings_feed is not None and app.findings_feed.pending:
+            # The feed starts after the history is loaded.
+            while app.findings_enabled and (app.findings_feed is None or app.findings_feed.pending):
                 await asyncio.sleep(0.1)
             result["findings_history_s"] = round(time.perf_counter() - started, 2)
         await pilot.press("4")
@@ -134,23 +172,28 @@ async def measure(args: argparse.Namespace) -> dict:
         latencies: list[float] = []
         per_key: dict[str, list[float]] = {}
         ingested0, t_begin = app.ingested, time.perf_counter()
+        result["partial_view_repaints"] = 0
         rng = random.Random(7)
         for n in range(args.keys):
             key = keys[n % len(keys)]
             if key in ("3", "4"):
                 key = "3" if app.filters.levels != frozenset(range(4)) else "4"
-            if key == "down" and log.cursor >= log.count - 1:
+            if key in ("down", "pagedown") and (log.follow or log.cursor >= log.count - 1):
                 key = "up"
             if key == "end" and log.follow:
                 key = "pageup"
             done.clear()
             pending.clear()
-            pending["before"] = state()
+            pending["key"] = key
+            pending["before"] = {"follow": log.follow, "seq": log.cursor_seq() or 0}
+            pending["end_seq"] = app.store.end_seq
             pending["t0"] = time.perf_counter()
             app.post_message(events.Key(key, key if len(key) == 1 else None))
             try:
                 await asyncio.wait_for(done.wait(), 2.0)
                 latency = pending["latency"]
+                if key in ("3", "4") and not pending["complete"]:
+                    result["partial_view_repaints"] = result.get("partial_view_repaints", 0) + 1
                 latencies.append(latency)
                 per_key.setdefault(key, []).append(latency)
             except asyncio.TimeoutError:
@@ -158,9 +201,12 @@ async def measure(args: argparse.Namespace) -> dict:
             pending.clear()
             await asyncio.sleep(rng.uniform(0.02, 0.08))
         elapsed = time.perf_counter() - t_begin
-        writer.stop.set()
+        written = writer.written
+        writer.stop()
         result["ingest_lines_per_s"] = round((app.ingested - ingested0) / elapsed)
-        result["written_lines_per_s"] = round(writer.written / (elapsed + args.warmup))
+        result["written_lines_per_s"] = round(written / (elapsed + args.warmup))
+        # Records the findings thread has not read yet (it waits while the app paints: it must keep up).
+        result["findings_pending"] = app.findings_feed.pending if app.findings_feed is not None else None
         result["held"] = len(app.store)
         result["dropped"] = app.store.dropped
         result["measured"] = len(latencies)
@@ -174,36 +220,6 @@ async def measure(args: argparse.Namespace) -> dict:
     return result
 
 
-def startup(runs: int = 3) -> dict:
-    tmux = shutil.which("tmux")
-    script = Path(sys.executable).parent / "alsate-tui"
-    if tmux is None or not script.exists():
-        return {"startup": "skipped (needs tmux and the installed alsate-tui)"}
-    times = []
-    for n in range(runs):
-        name = f"alsate-bench-{os.getpid()}-{n}"
-        t0 = time.perf_counter()
-        subprocess.run([tmux, "-L", name, "-f", "/dev/null", "new-session", "-d", "-s", name, "-x", "100", "-y",
-                        "30", f"{script} --demo --no-model"], check=True)
-        try:
-            while time.perf_counter() - t0 < 20:
-                screen = subprocess.run([tmux, "-L", name, "capture-pane", "-p", "-t", name], capture_output=True,
-                                        text=True).stdout
-                if "╭─ Log" in screen and "Findings" in screen:
-                    times.append(time.perf_counter() - t0)
-                    break
-                time.sleep(0.01)
-        finally:
-            socket_path = subprocess.run([tmux, "-L", name, "display-message", "-p", "#{socket_path}"],
-                                         capture_output=True, text=True).stdout.strip()
-            subprocess.run([tmux, "-L", name, "kill-server"], capture_output=True)
-            if socket_path and os.path.exists(socket_path):
-                os.unlink(socket_path)
-        time.sleep(0.5)
-    return {"startup_first_screen_s": [round(t, 3) for t in times],
-            "startup_median_s": round(statistics.median(times), 3) if times else None}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000, help="history lines held (default 1M)")
@@ -213,14 +229,17 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of ingestion before timing")
     parser.add_argument("--width", type=int, default=120)
     parser.add_argument("--height", type=int, default=40)
-    parser.add_argument("--startup-only", action="store_true")
+    parser.add_argument("--theme", default="textual-dark", help="theme (default textual-dark)")
+    parser.add_argument("--write-live", metavar="PATH", help=argparse.SUPPRESS)  # the writer process
     parser.add_argument("--during-analysis", action="store_true",
                         help="time keys while the findings engine is still reading the history")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    result = startup()
-    if not args.startup_only:
-        result.update(asyncio.run(measure(args)))
+    if args.write_live:
+        write_live(args.write_live, args.rate)
+        return 0
+    result = {"load_average": os.getloadavg()[0]}
+    result.update(asyncio.run(measure(args)))
     if args.json:
         print(json.dumps(result))
     else:

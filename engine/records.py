@@ -9,6 +9,9 @@ from typing import Any, NamedTuple
 PRIORITY_NAMES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 #: One letter per priority, for narrow columns.
 PRIORITY_LETTERS = "EACRWNID"
+#: Times :attr:`Record.time` can show whatever the local zone: 0001-01-03 to 9999-12-29 UTC.
+MIN_TS = -62135424000.0
+MAX_TS = 253402041600.0
 #: The ALSATE policy: by default show and analyse priorities 0-4.
 DEFAULT_MAX_PRIORITY = 4
 
@@ -27,7 +30,7 @@ _PRIORITY_ALIASES = {
 def priority_from_name(name: str) -> int | None:
     """Map a level word (``err``, ``WARNING``, ``fatal``...) or a digit to 0-7."""
     word = name.strip().lower()
-    if len(word) == 1 and word.isdigit():
+    if len(word) == 1 and "0" <= word <= "9":  # not str.isdigit: "²" is a digit int() refuses
         value = int(word)
         return value if value <= 7 else None
     return _PRIORITY_ALIASES.get(word)
@@ -75,7 +78,12 @@ class Record(NamedTuple):
 
     @property
     def time(self) -> datetime:
-        return datetime.fromtimestamp(self.ts, tz=timezone.utc).astimezone()
+        """``ts`` as a local datetime; a stamp beyond what datetime holds (a hostile line's year 9999
+        in UTC-14) is shown clamped to years 1-9999 rather than failing."""
+        ts = self.ts
+        if not MIN_TS <= ts <= MAX_TS:  # also NaN
+            ts = MAX_TS if ts > MAX_TS else MIN_TS
+        return datetime.fromtimestamp(ts, tz=timezone.utc).astimezone()
 
     @property
     def priority_name(self) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 
-from alsate.engine.records import PRIORITY_LETTERS, Record
-from alsate.engine.textio import visible
+from alsate.engine.records import MAX_TS, MIN_TS, PRIORITY_LETTERS, Record
+from alsate.engine.textio import one_line
 
 #: Longest message ``format_record`` prints; the raw line stays whole in the store and in --json.
 DISPLAY_LIMIT = 16_384
 
 
 def format_time(ts: float) -> str:
+    if not MIN_TS <= ts <= MAX_TS:  # a hostile stamp (year 99999, NaN): shown clamped, never an error
+        ts = MAX_TS if ts > MAX_TS else MIN_TS
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
 
 
@@ -32,5 +34,5 @@ def format_record(record: Record) -> str:
     message = record.message
     if len(message) > DISPLAY_LIMIT:
         message = message[:DISPLAY_LIMIT] + f" [... {len(record.message) - DISPLAY_LIMIT} more characters]"
-    return (f"{format_time(record.ts)} {visible(record.host)} {visible(source_label(record))} "
-            f"{priority_mark(record)} {visible(message)}")
+    return (f"{format_time(record.ts)} {one_line(record.host)} {one_line(source_label(record))} "
+            f"{priority_mark(record)} {one_line(message)}")

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 from alsate.engine.errors import UserError
+from alsate.engine.records import MAX_TS, MIN_TS
 
 _UNITS = {"s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60, "minutes": 60,
           "h": 3600, "hour": 3600, "hours": 3600, "d": 86400, "day": 86400, "days": 86400,
@@ -17,6 +18,13 @@ _RELATIVE = re.compile(r"(?:-\s*(\d+(?:\.\d+)?)\s*([a-z]+)|(\d+(?:\.\d+)?)\s*([a
 
 def parse_time(text: str, now: float | None = None) -> float:
     """POSIX seconds for a time the user typed; UserError with the accepted forms otherwise."""
+    value = _parse_time(text, now)
+    if not MIN_TS <= value <= MAX_TS:  # also NaN and infinities (@1e400)
+        raise UserError(f"time {text!r} is out of range (years 1 to 9999)")
+    return value
+
+
+def _parse_time(text: str, now: float | None) -> float:
     now = time.time() if now is None else now
     value = text.strip().lower()
     if value == "now":

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from alsate.engine.llm.backend import GenerationRequest, GenerationStats, StatsClock, TokenStream
+from alsate.engine.llm.backend import GenerationRequest, GenerationStats, Message, StatsClock, TokenStream
 from alsate.engine.records import Record
 
 T0 = 1_790_000_000.0
@@ -84,3 +84,19 @@ class ScriptedBackend:
 
     def close(self) -> None:
         pass
+
+
+def cancel_mid_stream_within_100ms(backend) -> TokenStream:
+    """Start a long answer, cancel after its first piece, check it stops within 100 ms; the stream."""
+    request = GenerationRequest(messages=(Message("user", "Write a very long story about log files."),),
+                                max_tokens=1000, temperature=0.8)
+    stream = backend.stream(request)
+    iterator = iter(stream)
+    next(iterator)
+    started = time.perf_counter()
+    stream.cancel()
+    assert stream.wait(1.0)
+    assert time.perf_counter() - started < 0.1
+    list(iterator)
+    assert stream.stats.finish_reason == "cancelled" and stream.stats.completion_tokens < 1000
+    return stream

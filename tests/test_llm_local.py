@@ -13,7 +13,7 @@ from alsate.engine.llm.backend_local import LocalBackend
 from alsate.engine.llm.context import assemble
 from alsate.engine.llm.models import EMBEDDED_NAME, ModelError, check_gguf, resolve_model
 from alsate.engine.llm.profiles import load_profile
-from llm_fixtures import record, records
+from llm_fixtures import cancel_mid_stream_within_100ms, record, records
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +44,9 @@ def test_embedded_model_is_found_and_loads_with_progress(backend):
     fractions = [p.fraction for p in backend.progress_seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert backend.profile.name == "smollm2"
+    # alsate's adapter rides on the embedded model by default; --lora none drops it
+    assert spec.lora_path is not None and spec.lora_path.name == "smollm2-135m-alsate.gguf"
+    assert resolve_model(lora="none").lora_path is None and resolve_model(lora="none").path == spec.path
 
 
 def test_token_budget_uses_the_models_tokenizer(backend):
@@ -74,14 +77,15 @@ def test_explain_streams_real_tokens_with_stats(analyst):
     started = analyst.explain(records([NGINX]))
     pieces = list(started.stream)
     result = started.stream.result
-    assert pieces[0] == "Cause -" and len(pieces) > 5
-    assert result.text == "".join(pieces) and result.text.startswith("Cause -")
+    assert len(pieces) > 5 and result.text == "".join(pieces)
+    # no prefill with the shipped adapter: the fine-tuned model starts the format itself
+    assert result.text.startswith("Cause -")
     stats = result.stats
     assert stats.backend == "local" and 0 < stats.completion_tokens <= 40
     assert stats.prompt_tokens > 100 and stats.ttft_s is not None and stats.ttft_s > 0
     assert stats.tokens_per_s and stats.tokens_per_s > 0
     assert stats.finish_reason in ("stop", "length")
-    assert result.answer.cause  # something followed the prefill
+    assert result.answer.cause
 
 
 def test_followup_reuses_the_kv_cache(backend):
@@ -97,17 +101,7 @@ def test_followup_reuses_the_kv_cache(backend):
 
 
 def test_cancel_stops_generation_within_100ms(backend):
-    request = GenerationRequest(messages=(Message("user", "Write a long story about a web server."),),
-                                max_tokens=1000, temperature=0.8)
-    stream = backend.stream(request)
-    iterator = iter(stream)
-    next(iterator)
-    started = time.perf_counter()
-    stream.cancel()
-    assert stream.wait(1.0)
-    assert time.perf_counter() - started < 0.1
-    list(iterator)
-    assert stream.stats.finish_reason == "cancelled" and stream.stats.completion_tokens < 1000
+    cancel_mid_stream_within_100ms(backend)
 
 
 def test_cancel_during_a_long_prefill_within_100ms(backend):

@@ -14,7 +14,7 @@ from alsate.engine.llm.analyst import Analyst
 from alsate.engine.llm.backend import GenerationRequest, LLMError, Message
 from alsate.engine.llm.backend_remote import RemoteBackend
 from alsate.engine.llm.models import resolve_model
-from llm_fixtures import records
+from llm_fixtures import cancel_mid_stream_within_100ms, records
 
 pytestmark = pytest.mark.slow
 
@@ -100,17 +100,7 @@ def test_remote_session_with_profile_and_followup(server):
 
 def test_remote_cancel_within_100ms(server):
     backend = RemoteBackend(server)
-    request = GenerationRequest(messages=(Message("user", "Write a very long story about log files."),),
-                                max_tokens=1000, temperature=0.8)
-    stream = backend.stream(request)
-    iterator = iter(stream)
-    next(iterator)
-    started = time.perf_counter()
-    stream.cancel()
-    assert stream.wait(1.0)
-    assert time.perf_counter() - started < 0.1
-    list(iterator)
-    assert stream.stats.finish_reason == "cancelled"
+    cancel_mid_stream_within_100ms(backend)
     # the server is still usable afterwards
     again = backend.stream(GenerationRequest(messages=(Message("user", "hi"),), max_tokens=4))
     assert again.text() is not None and again.stats.completion_tokens >= 1

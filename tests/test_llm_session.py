@@ -190,3 +190,21 @@ def test_errors_are_one_line():
     with pytest.raises(LLMError, match="nothing to explain"):
         Analyst(ScriptedBackend([]), load_profile("smollm2")).explain([])
     assert T0 > 0
+
+
+def test_prefill_only_without_the_fine_tuned_adapter():
+    """A profile can leave the prefill to the base model: an adapter that writes the format may also refuse."""
+    from dataclasses import replace
+
+    smol = load_profile("smollm2")
+    assert smol.prefill_for("explain") == "Cause -"
+    tuned = replace(smol, prefill_with_adapter=False)
+    assert tuned.prefill_for("explain", adapter=True) == "" and tuned.prefill_for("explain") == "Cause -"
+    assert smol.prefill_for("explain", adapter=True) == "Cause -"  # the preliminary adapter still needs it
+    sent = {}
+    for lora in (None, "/models/smollm2-135m-alsate.gguf"):
+        backend = ScriptedBackend(["Cause - x\nRemediation -\n1. y\nThreat level - low"])
+        backend.spec = type("Spec", (), {"lora_path": lora})()
+        Analyst(backend, tuned, max_tokens=40).explain(records(["disk full"]), use_cache=False).stream.collect()
+        sent[lora] = backend.requests[0].prefill
+    assert sent == {None: "Cause -", "/models/smollm2-135m-alsate.gguf": ""}

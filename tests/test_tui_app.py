@@ -530,3 +530,81 @@ async def test_a_paused_pane_stays_on_its_line_when_old_records_are_evicted() ->
         assert app.store.dropped > 0
         assert app.log_pane.cursor_seq() == seq  # same record under the cursor
         assert app.log_pane.cursor - app.log_pane.top == row  # on the same screen row
+
+
+def test_the_theme_follows_the_terminals_colours(monkeypatch) -> None:
+    """16 colours (no 256color in TERM, no COLORTERM=truecolor): the ANSI theme, the terminal's own palette."""
+    cases = [("xterm-16color", None, "ansi-dark"), ("xterm", None, "ansi-dark"), ("screen", None, "ansi-dark"),
+             ("xterm-256color", None, "textual-dark"), ("xterm", "truecolor", "textual-dark")]
+    for term, colorterm, theme in cases:
+        monkeypatch.setenv("TERM", term)
+        if colorterm is None:
+            monkeypatch.delenv("COLORTERM", raising=False)
+        else:
+            monkeypatch.setenv("COLORTERM", colorterm)
+        monkeypatch.delenv("ALSATE_THEME", raising=False)
+        assert make_app(theme=None).default_theme() == theme, (term, colorterm)
+    monkeypatch.setenv("ALSATE_THEME", "nord")  # asked for by name: always
+    assert make_app(theme=None).default_theme() == "nord"
+
+
+@run_async
+async def test_each_priority_has_a_style_of_its_own_in_16_and_more_colours() -> None:
+    """Emerg and alert share one (red background); the others differ from each other, and muted
+    levels are drawn muted: a colour with alpha (info, debug, the time) is blended, not drawn white."""
+    for theme in ("ansi-dark", "textual-dark"):
+        app = make_app(theme=theme, findings=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.1)
+            log = app.log_pane
+            styles = [log._style(f"p{n}") for n in range(8)]
+            assert styles[0] == styles[1] and styles[0].bgcolor is not None
+            for a in range(1, 8):
+                for b in range(a + 1, 8):
+                    assert styles[a] != styles[b], (theme, a, b, styles[a])
+            panel = app.findings_panel
+            severities = [panel._style(f"s{n}") for n in range(1, 8)]
+            assert len(set(severities)) == 7, (theme, severities)
+            if theme == "textual-dark":
+                text = log.rich_style.color.triplet
+                for name in ("p6", "p7", "time"):
+                    muted = log._style(name).color.triplet
+                    assert sum(muted) < sum(text), (name, muted, text)  # dimmer than the text around it
+
+
+@run_async
+async def test_the_first_screen_is_painted_before_the_sources_start() -> None:
+    app = make_app()
+    seen: list[tuple] = []
+    original = app._display
+
+    def display(screen, renderable) -> None:
+        original(screen, renderable)
+        if renderable is not None and not seen:
+            seen.append((app.source_set, app.findings_feed, app.log_pane.empty_message))
+
+    app._display = display
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert seen and seen[0][0] is None and seen[0][1] is None  # nothing started before the first frame
+        assert seen[0][2] == "loading..."
+        assert app.findings_panel.rows  # and then everything ran
+
+
+@run_async
+async def test_a_short_terminal_keeps_the_log_and_status_and_restores_the_rest() -> None:
+    app = make_app(findings=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, findings=False)
+        await pilot.press("3")
+        await pilot.resize_terminal(20, 10)
+        await pilot.pause(0.3)
+        assert app.findings_panel.region.height == 0 and app.chat.region.height == 0
+        assert app.log_pane.region.height >= 5 and app.query_one("StatusBar").region.height == 1
+        lines = [line for line in app.log_pane.render_lines_text() if line.strip()]
+        # time and priority letter first: the unit column makes way
+        assert lines and all(re.match(r"\d\d:\d\d:\d\d [ACER][<> ]", line) for line in lines), lines
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause(0.3)
+        assert app.findings_panel.region.height > 3 and app.chat.region.height > 3
+        assert re.match(r"\d\d:\d\d:\d\d \S+ +[ACER][<> ]", app.log_pane.render_lines_text()[0])

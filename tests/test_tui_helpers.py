@@ -107,6 +107,8 @@ def make_app(*, live: bool = False, model: ScriptedModel | None = None, speed: f
         sources = demo_sources(speed=speed, anchor=None if live else anchor)
     factory = None if live else HistoryOnly
     llm = LLMSettings(enabled=model is not None or analyst is not None)
+    # One theme whatever the terminal running the tests (a 16-colour one would pick the ANSI theme).
+    kwargs.setdefault("theme", "textual-dark")
     return AlsateApp(sources, source_names="demo", filters=filters, llm=llm,
                      analyst_factory=analyst or (analyst_factory(model) if model is not None else None),
                      source_set_factory=factory, notice="DEMO", **kwargs)

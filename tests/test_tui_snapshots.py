@@ -34,6 +34,19 @@ def test_main_screen_80x24(snap_compare) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_ready)
 
 
+def test_main_screen_16_colours_80x24(snap_compare, monkeypatch) -> None:
+    """A 16-colour terminal (TERM without 256color, no COLORTERM): the app picks the ANSI theme."""
+    monkeypatch.setenv("TERM", "xterm-16color")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.delenv("ALSATE_THEME", raising=False)
+
+    async def run_before(pilot) -> None:
+        assert pilot.app.console.color_system == "standard" and pilot.app.theme == "ansi-dark"
+        await _ready(pilot)
+
+    assert snap_compare(make_app(theme=None), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_finding_evidence(snap_compare) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)

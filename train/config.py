@@ -23,6 +23,7 @@ class Config:
     lora_alpha: int
     lora_dropout: float
     target_modules: list[str]
+    lora_top_layers: int
     qlora: str
     max_seq: int
     learning_rate: float
@@ -30,6 +31,7 @@ class Config:
     max_steps: int
     batch_size: int
     grad_accum: int
+    group_by_length: bool
     warmup_ratio: float
     lr_scheduler: str
     weight_decay: float

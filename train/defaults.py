@@ -24,6 +24,7 @@ lora_r = 16
 lora_alpha = 32
 lora_dropout = 0.05
 target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+lora_top_layers = 0         # > 0: adapt only the top N transformer layers (backward stops there: faster on CPU)
 qlora = "auto"              # "auto": QLoRA (NF4, double quant) when CUDA is available; "on"; "off"
 
 # --- training ---
@@ -33,6 +34,7 @@ epochs = 3.0
 max_steps = -1              # > 0 overrides epochs
 batch_size = 4
 grad_accum = 4
+group_by_length = true      # batch examples of similar length together: less padding, same examples per epoch
 warmup_ratio = 0.03
 lr_scheduler = "cosine"
 weight_decay = 0.0

@@ -188,11 +188,21 @@ def fidelity_check(torch_tuned: Any, torch_base: Any | None, base_gguf: Path, ad
     that number is the floor set by the base GGUF's quantisation alone.
     """
     n_ctx = max(len(p) for p in prompts) + tokens + 8
-    agree = positions = base_agree = base_positions = 0
+    agree, positions = _agreement(torch_tuned, base_gguf, adapter_gguf, prompts, tokens, n_ctx, threads)
+    base_agree = base_positions = 0
+    if torch_base is not None:
+        base_agree, base_positions = _agreement(torch_base, base_gguf, None, prompts, tokens, n_ctx, threads)
+    return Fidelity(len(prompts), positions, agree, base_positions, base_agree)
+
+
+def _agreement(torch_model: Any, base_gguf: Path, adapter_gguf: Path | None, prompts: list[list[int]],
+               tokens: int, n_ctx: int, threads: int) -> tuple[int, int]:
+    """(agreeing positions, positions): llama.cpp's argmax against the torch model's greedy continuation."""
+    agree = positions = 0
     llm = open_llama(base_gguf, adapter_gguf, n_ctx=n_ctx, threads=threads, logits_all=True)
     try:
         for prompt in prompts:
-            cont = _greedy_torch(torch_tuned, prompt, tokens)
+            cont = _greedy_torch(torch_model, prompt, tokens)
             if not cont:
                 continue
             got = _llama_argmax(llm, prompt, cont)
@@ -200,19 +210,7 @@ def fidelity_check(torch_tuned: Any, torch_base: Any | None, base_gguf: Path, ad
             positions += len(cont)
     finally:
         llm.close()
-    if torch_base is not None:
-        llm = open_llama(base_gguf, None, n_ctx=n_ctx, threads=threads, logits_all=True)
-        try:
-            for prompt in prompts:
-                cont = _greedy_torch(torch_base, prompt, tokens)
-                if not cont:
-                    continue
-                got = _llama_argmax(llm, prompt, cont)
-                base_agree += sum(int(a == b) for a, b in zip(got, cont, strict=False))
-                base_positions += len(cont)
-        finally:
-            llm.close()
-    return Fidelity(len(prompts), positions, agree, base_positions, base_agree)
+    return agree, positions
 
 
 # --- merged model (stretch) ------------------------------------------------------------

@@ -220,8 +220,13 @@ def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
     if qlora:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     model.config.use_cache = False
+    layers = None
+    if config.lora_top_layers > 0:
+        total = int(model.config.num_hidden_layers)
+        layers = list(range(max(0, total - config.lora_top_layers), total))
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM")
+                      target_modules=list(config.target_modules), layers_to_transform=layers,
+                      bias="none", task_type="CAUSAL_LM")
     optim = config.optim if config.optim != "auto" else ("paged_adamw_32bit" if qlora else "adamw_torch")
     cuda = torch.cuda.is_available()
     if bf16 is None:
@@ -241,6 +246,7 @@ def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         warmup_steps=config.warmup_ratio,
         lr_scheduler_type=config.lr_scheduler,
         weight_decay=config.weight_decay,

@@ -8,9 +8,13 @@ The app holds the engine's objects and wires the widgets to them:
   is the only place the store is written after loading;
 - a :class:`~alsate.engine.store.View` for the current filters, extended on a
   timer (10 per second, with a budget) so repaints are batched;
-- a findings engine in its own thread (:mod:`alsate.tui.findings_feed`);
+- a findings engine in its own thread (:mod:`alsate.engine.findings.feed`), which
+  waits while the event loop handles a key or paints (``_ui_idle``);
 - an :class:`~alsate.engine.llm.analyst.Analyst` opened in the background
   (the app is usable while the model loads), answers streamed into the chat.
+
+Start-up paints the first screen before anything heavy is imported or started:
+sources, findings and the model are started after that first frame.
 """
 
 from __future__ import annotations
@@ -23,30 +27,37 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from alsate.engine.errors import UserError
 from alsate.engine.records import DEFAULT_MAX_PRIORITY, Record, SourceKind
 from alsate.engine.store import Query, Store, View
 from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
-from alsate.tui.findings_feed import FindingsFeed, FindingsSnapshot
 from alsate.tui.findings_panel import FindingsPanel
 from alsate.tui.format import priorities_label
 from alsate.tui.log_pane import LogPane
 from alsate.tui.status_bar import Breadcrumb, StatusBar, StatusInfo
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Footer
 
+if TYPE_CHECKING:
+    from alsate.engine.findings.feed import FindingsFeed, FindingsSnapshot
+
 #: How often the view is extended and the log pane repainted (seconds).
 TICK = 0.1
-#: Records examined per tick when a view is extended (regex views over 1M records stay responsive).
-VIEW_BUDGET = 250_000
+#: Records examined per call when a filtered view is extended, and the time the event loop spends
+#: extending views per tick or key: a regex or unit filter over 1M records is built over several ticks
+#: (priority-only views are built at once by the store in milliseconds).
+VIEW_SLICE = 20_000
+VIEW_TIME = 0.02
 #: Live records handed to the event loop at most this often (seconds).
 BATCH_SECONDS = 0.05
 #: Context lines shown around a record in its detail.
@@ -61,7 +72,18 @@ EXIT_GRACE = 3.0
 GC_THRESHOLD = 50_000
 #: Findings panel refresh (seconds).
 FINDINGS_INTERVAL = 1.0
+#: Longest the findings thread waits for the event loop to finish a key or a frame (seconds).
+UI_YIELD = 0.25
+#: Terminal heights below which the findings and chat panes, then the footer, are left out (the log
+#: pane keeps at least its 5 rows; they come back when the terminal grows).
+SHORT_HEIGHT = 18
+TINY_HEIGHT = 12
 THEMES = ("textual-dark", "ansi-dark", "textual-light", "ansi-light", "nord", "gruvbox")
+#: The theme for terminals of 16 colours (TERM without 256color, no COLORTERM=truecolor): the
+#: terminal's own palette, nothing approximated from RGB.
+THEME_16_COLOURS = "ansi-dark"
+#: Exit status after a signal or a lost terminal: 128 + the signal's number, as a shell reports it.
+EXIT_SIGHUP = 128 + signal.SIGHUP
 
 
 @dataclass(frozen=True)
@@ -160,8 +182,11 @@ class AlsateApp(App[int]):
                  capacity: int = 1_000_000, llm: LLMSettings | None = None,
                  analyst_factory: Callable[[Callable], object] | None = None,
                  findings_factory: Callable[[], object] | None = None, notice: str = "",
-                 source_set_factory: Callable | None = None, findings: bool = True) -> None:
+                 source_set_factory: Callable | None = None, findings: bool = True,
+                 theme: str | None = None) -> None:
         super().__init__()
+        #: The theme to start with; None: :meth:`default_theme`.
+        self.start_theme = theme
         self.sources = list(sources or [])
         self.source_names = source_names
         self.filters = filters or Filters()
@@ -170,6 +195,8 @@ class AlsateApp(App[int]):
         self.back_stack: list[Filters] = []
         self.search: re.Pattern[str] | None = None
         self.search_view: View | None = None
+        #: An n/N waiting for the search view to reach the next match: (direction, from_start).
+        self._search_pending: tuple[int, bool] | None = None
         self.llm = llm or LLMSettings()
         self.analyst_factory = analyst_factory
         self.findings_factory = findings_factory
@@ -192,37 +219,52 @@ class AlsateApp(App[int]):
         self._gen_tokens = 0
         self._dirty = False
         self._loading = "loading history..."
-        self._rate_count = 0
+        #: (time, records ingested) at the last ticks: the live rate is taken over the last second.
+        self._rate_marks: deque[tuple[float, int]] = deque(maxlen=int(1 / TICK) + 1)
         self._rate = 0.0
-        self._rate_at = time.monotonic()
+        self._checked_at = time.monotonic()
         self._warning = ""
         self._stopping = threading.Event()
+        #: Cleared while the event loop handles a key or paints: the findings thread waits for it.
+        self._ui_idle = threading.Event()
+        self._ui_idle.set()
+        self._ui_hold = False
+        #: The terminal the app draws on (None when it has none, e.g. under tests): checked each second,
+        #: so that the app ends when the terminal is gone (SSH dropped) even without a SIGHUP.
+        self._tty_fd: int | None = None
         self.ingested = 0
         self._focus_before_chat = "log"
+        self._started = False
 
     # -- layout ------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Breadcrumb(id="crumbs")
+        # The widgets are kept: a DOM query costs about a millisecond, and the tick and every key need them.
+        self._crumbs = Breadcrumb(id="crumbs")
+        self._log_pane = LogPane(self.view, id="log")
+        self._findings_panel = FindingsPanel(id="findings")
+        self._chat = ChatPane(id="chat")
+        self._status = StatusBar(id="status")
+        yield self._crumbs
         with Vertical(id="main"):
-            yield LogPane(self.view, id="log")
+            yield self._log_pane
             with Horizontal(id="bottom"):
-                yield FindingsPanel(id="findings")
-                yield ChatPane(id="chat")
-        yield StatusBar(id="status")
+                yield self._findings_panel
+                yield self._chat
+        yield self._status
         yield Footer()
 
     @property
     def log_pane(self) -> LogPane:
-        return self.query_one(LogPane)
+        return self._log_pane
 
     @property
     def findings_panel(self) -> FindingsPanel:
-        return self.query_one(FindingsPanel)
+        return self._findings_panel
 
     @property
     def chat(self) -> ChatPane:
-        return self.query_one(ChatPane)
+        return self._chat
 
     def on_mount(self) -> None:
         # The event loop shares the GIL with the follow, ingest and findings threads: a short switch
@@ -230,20 +272,66 @@ class AlsateApp(App[int]):
         self._saved_runtime = (sys.getswitchinterval(), gc.get_threshold())
         sys.setswitchinterval(SWITCH_INTERVAL)
         gc.set_threshold(GC_THRESHOLD, 20, 20)
-        wanted = os.environ.get("ALSATE_THEME", "")
-        self.theme = wanted if wanted in THEMES else THEMES[0]
+        self.theme = self.default_theme()
         log = self.log_pane
         log.border_title = "Log"
         log.effective = self.filters.effective
         log.empty_message = "loading..."
-        self.query_one(ChatPane).border_title = "Chat"
+        self.chat.border_title = "Chat"
         log.focus()
         self._update_crumbs()
         self._update_status()
+        self._tty_fd = None if self.is_headless else _terminal_fd()
+        self._fit_layout()
+        # The first screen is painted before sources, findings and the model start (they import and
+        # read a lot, and share the GIL with the event loop).
+        self.call_after_refresh(self._start_background)
+
+    def _start_background(self) -> None:
+        if self._started or self._stopping.is_set():
+            return
+        self._started = True
         self.set_interval(TICK, self._tick)
         self._start_sources()
         if self.llm.enabled:
             self._open_model()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_layout(event.size.height)  # runs before Textual's own handler updates self.size
+
+    def _fit_layout(self, height: int | None = None) -> None:
+        height = self.size.height if height is None else height
+        self.set_class(height < SHORT_HEIGHT, "-short")
+        self.set_class(height < TINY_HEIGHT, "-tiny")
+
+    def default_theme(self) -> str:
+        """``$ALSATE_THEME`` if it names a theme; the ANSI theme on a 16-colour terminal; else the first."""
+        if self.start_theme in THEMES:
+            return self.start_theme
+        wanted = os.environ.get("ALSATE_THEME", "")
+        if wanted in THEMES:
+            return wanted
+        if self.console.color_system in ("standard", "windows"):
+            return THEME_16_COLOURS
+        return THEMES[0]
+
+    # -- the event loop first ------------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._hold_background()
+        await super().on_event(event)
+
+    def _hold_background(self) -> None:
+        """Keep the findings thread off the GIL until the next frame is painted."""
+        if not self._ui_hold:
+            self._ui_hold = True
+            self._ui_idle.clear()
+            self.call_after_refresh(self._release_background)
+
+    def _release_background(self) -> None:
+        self._ui_hold = False
+        self._ui_idle.set()
 
     # -- ingestion -----------------------------------------------------------------------------------
 
@@ -255,16 +343,18 @@ class AlsateApp(App[int]):
         self.source_set.warnings.extend(self.startup_warnings)
         for warning in self.source_set.warnings:
             self._warning = warning
-        self._start_findings()
         self._read_sources()
 
-    def _start_findings(self) -> None:
-        def make():
-            if self.findings_factory is not None:
-                return self.findings_factory()
+    def _make_findings_feed(self) -> FindingsFeed:
+        """The findings engine and its thread (called in the sources thread: both take a while to import)."""
+        from alsate.engine.findings.feed import FindingsFeed
+
+        if self.findings_factory is not None:
+            engine = self.findings_factory()
+        else:
             from alsate.engine.findings import FindingsEngine
 
-            return FindingsEngine(persist_templates=False)
+            engine = FindingsEngine(persist_templates=False)
 
         def publish(snapshot: FindingsSnapshot) -> None:
             if not self._stopping.is_set():
@@ -276,17 +366,13 @@ class AlsateApp(App[int]):
             except (IndexError, ValueError):
                 return None
 
-        self.findings_feed = FindingsFeed(None, publish, read_history=read, interval=FINDINGS_INTERVAL,
-                                          on_history_done=_freeze_heap)
-        self._findings_engine_maker = make
+        return FindingsFeed(engine, publish, read_history=read, interval=FINDINGS_INTERVAL,
+                            on_history_done=_freeze_heap, may_run=self._ui_idle, yield_limit=UI_YIELD)
 
     @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
     def _read_sources(self) -> None:
         source_set = self.source_set
-        feed = self.findings_feed
-        assert source_set is not None and feed is not None
-        feed.engine = self._findings_engine_maker()
-        feed.start()
+        assert source_set is not None
         try:
             total = source_set.load(self.store, on_batch=lambda n: self._from_thread(self._loading_progress, n))
         except UserError as exc:
@@ -295,9 +381,15 @@ class AlsateApp(App[int]):
         except Exception as exc:  # a source that cannot be read is shown, never fatal
             self._from_thread(self._set_warning, f"{type(exc).__name__}: {exc}")
             total = len(self.store)
-        if self.findings_enabled:
-            feed.feed_history(self.store.first_seq, self.store.end_seq)
+        # The history is on screen before the findings engine is imported and fed.
         self._from_thread(self._loaded, total)
+        feed = self._make_findings_feed() if self.findings_enabled else None
+        if self._stopping.is_set():
+            return
+        if feed is not None:
+            self.findings_feed = feed
+            feed.start()
+            feed.feed_history(self.store.first_seq, self.store.end_seq)
         source_set.start_follow()
         batch: list[Record] = []
         flushed = time.monotonic()
@@ -341,12 +433,12 @@ class AlsateApp(App[int]):
 
     def _ingest(self, records: list[Record]) -> None:
         """Live records, on the event loop: into the store and the findings feed."""
+        self._hold_background()
         append = self.store.append
         for record in records:
             append(record)
         if self.findings_feed is not None and self.findings_enabled:
             self.findings_feed.feed(records)
-        self._rate_count += len(records)
         self.ingested += len(records)
         self._dirty = True
 
@@ -356,35 +448,48 @@ class AlsateApp(App[int]):
 
     def _alive(self) -> bool:
         """False once the app is shutting down (its widgets may be gone)."""
-        return not self._stopping.is_set() and bool(self.query(LogPane))
+        return not self._stopping.is_set() and self._log_pane.is_attached and self._status.is_attached
 
     def _tick(self) -> None:
         if not self._alive():
             return
         now = time.monotonic()
-        if now - self._rate_at >= 1.0:
-            self._rate = self._rate_count / (now - self._rate_at)
-            self._rate_count = 0
-            self._rate_at = now
+        marks = self._rate_marks
+        marks.append((now, self.ingested))
+        first_at, first_count = marks[0]
+        self._rate = (self.ingested - first_count) / (now - first_at) if now > first_at else 0.0
+        if now - self._checked_at >= 1.0:
+            self._checked_at = now
+            if self._tty_fd is not None and not os.isatty(self._tty_fd):
+                self.terminal_lost()
+                return
         if self._dirty:
+            self._hold_background()
             self._dirty = False
             log = self.log_pane
             keep = log.cursor_seq()
-            self.view.refresh(budget=VIEW_BUDGET)
-            if not self.view.complete:
+            self._extend_views()
+            if not self.view.complete or (self.search_view is not None and not self.search_view.complete):
                 self._dirty = True
             hosts = len(self.store.hosts())
             if (hosts > 1) != bool(log.host_width):
                 log.host_width = 10 if hosts > 1 else 0
-                log.invalidate()
+                log.refresh()  # the lines are rendered again with the host column
             log.records_changed(keep)
-        if self.search_view is not None and not self.search_view.complete:
-            self.search_view.refresh(budget=VIEW_BUDGET)
-        if self.search_view is not None and not self.search_view.complete:
-            self._dirty = True
+        if self._search_pending:
+            self.action_search_next(*self._search_pending)
         if self.generating:
             self._update_model_rate()
         self._update_status()
+
+    def _extend_views(self, limit: float = VIEW_TIME) -> None:
+        """Extend the log view, then the search view, slice by slice for at most ``limit`` seconds."""
+        deadline = time.perf_counter() + limit
+        for view in (self.view, self.search_view):
+            while view is not None and not view.complete:
+                view.refresh(budget=VIEW_SLICE)
+                if time.perf_counter() >= deadline:
+                    return
 
     # -- status and breadcrumb -----------------------------------------------------------------------
 
@@ -403,17 +508,16 @@ class AlsateApp(App[int]):
                                       self.findings_feed.error else ""))
 
     def _update_status(self) -> None:
-        bars = self.query(StatusBar)  # none while shutting down
-        if bars and self.query(LogPane):
-            bars.first().show(self.status_info())
+        if self._alive():  # not while shutting down
+            self._status.show(self.status_info())
 
     def crumbs(self) -> list[str]:
         return [level.label for level in self.back_stack] + [self.filters.label] + \
             ([f"search /{self.search.pattern}/"] if self.search is not None else [])
 
     def _update_crumbs(self) -> None:
-        for crumbs in self.query(Breadcrumb):
-            crumbs.show(self.crumbs())
+        if self._crumbs.is_attached:
+            self._crumbs.show(self.crumbs())
 
     # -- filters ---------------------------------------------------------------------------------------
 
@@ -425,11 +529,12 @@ class AlsateApp(App[int]):
         log = self.log_pane
         keep = log.cursor_seq()
         self.view = self.store.view(filters.query())
-        self.view.refresh(budget=VIEW_BUDGET)
+        self._extend_views()
         if not self.view.complete:
             self._dirty = True
         if log.effective != filters.effective:
             log.effective = filters.effective
+            log.invalidate()  # the priority marks change
         log.set_view(self.view, keep)
         if self.search is not None:
             self._build_search_view()
@@ -525,6 +630,7 @@ class AlsateApp(App[int]):
         self.back_stack.clear()
         self.search = None
         self.search_view = None
+        self._search_pending = None
         self.log_pane.highlight = None
         self.log_pane.marked.clear()
         self.apply_filters(base)
@@ -556,25 +662,37 @@ class AlsateApp(App[int]):
         self._update_crumbs()
 
     def _build_search_view(self) -> None:
+        self._search_pending = None
         if self.search is None:
             self.search_view = None
             return
         self.search_view = self.store.view(replace(self.filters.query(), pattern=self.search))
-        self.search_view.refresh(budget=VIEW_BUDGET)
+        self._dirty = True  # built on the ticks
 
     def action_search_next(self, direction: int, from_start: bool = False) -> None:
         if self.search_view is None:
             self.notify("no search: press / to search", timeout=2)
             return
         sview = self.search_view
-        if not sview.complete:
-            sview.refresh()  # n/N must see every match; bounded by the view's size
         log = self.log_pane
         current = log.cursor_seq()
+        if current is not None and not sview.complete:
+            self._extend_views()
+        matches = sview.matches
+        # The search view is built oldest first, a slice per tick: the next match is known once one
+        # after the cursor is found; a previous one (or a wrap) once the view is past the cursor.
+        forward = direction > 0 and not from_start
+        known = sview.complete or (len(matches) and matches[-1] > current) if current is not None else True
+        if not known or (forward and not sview.complete and sview.index_of(current + 1) >= len(matches)):
+            if self._search_pending is None:
+                self.notify(f"searching /{self.search.pattern}/ ...", timeout=1)
+            self._search_pending = (direction, from_start)
+            self._dirty = True
+            return
+        self._search_pending = None
         if current is None or not len(sview):
             self.notify(f"no match for /{self.search.pattern}/", severity="warning", timeout=2)
             return
-        matches = sview.matches
         if from_start:
             pos = max(0, sview.index_of(current + 1) - 1)
         elif direction > 0:
@@ -993,6 +1111,20 @@ class AlsateApp(App[int]):
         self.shutdown()
         self.exit(0)
 
+    def exit_on_signal(self, status: int) -> None:
+        """End the app from a signal handler or when the terminal is gone; the terminal is restored
+        if it is still there. If that cannot finish (writes block) the process ends after
+        :data:`EXIT_GRACE` seconds anyway."""
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(status,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.shutdown()
+        self.exit(status)
+
+    def terminal_lost(self) -> None:
+        """The terminal hung up (SSH dropped) and no SIGHUP came: exit as on a SIGHUP."""
+        self.exit_on_signal(EXIT_SIGHUP)
+
     def shutdown(self) -> None:
         if self._stopping.is_set():
             return
@@ -1029,6 +1161,15 @@ class FindingsUpdated(Message):
 class _Started:
     session: object
     stream: object
+
+
+def _terminal_fd() -> int | None:
+    """The file descriptor of the terminal the app runs in (Textual reads stdin), or None."""
+    try:
+        fd = sys.__stdin__.fileno() if sys.__stdin__ is not None else -1
+    except (OSError, ValueError):
+        return None
+    return fd if fd >= 0 and os.isatty(fd) else None
 
 
 def _freeze_heap() -> None:
@@ -1147,15 +1288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sys.stdout.isatty() and not os.environ.get("ALSATE_FORCE_TUI"):
         print("alsate-tui: needs a terminal (stdout is not a tty); for a pipe use `alsate scan`", file=sys.stderr)
         return 2
-    # A kill (SIGTERM) or a closed SSH session (SIGHUP) exits through the app, which restores the
-    # terminal; if that cannot finish (the terminal is gone, writes block) the process ends anyway.
+    # Textual sizes the screen with shutil.get_terminal_size(), which believes COLUMNS and LINES when
+    # they are in the environment: exported, they describe the terminal as it was, and resizes would
+    # never be seen. The terminal itself is asked instead.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+    # A kill (SIGTERM, or SIGINT: in the app Ctrl+C is a key, so a SIGINT comes from kill) or a closed
+    # SSH session (SIGHUP) exits through the app, which restores the terminal.
     def on_signal(number: int, _frame) -> None:
-        app.exit(128 + number)
-        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(128 + number,))
-        watchdog.daemon = True
-        watchdog.start()
+        app.exit_on_signal(128 + number)
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, on_signal)
     try:
         result = app.run()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from alsate.engine.records import PRIORITY_LETTERS
-from alsate.tui.findings_feed import FindingRow, FindingsSnapshot
-from alsate.tui.format import safe, sparkline
+from alsate.tui.format import component_style, safe, sparkline
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+if TYPE_CHECKING:  # the feed lives in the engine, imported only once findings start
+    from alsate.engine.findings.feed import FindingRow, FindingsSnapshot
 
 #: Minutes of rate shown per finding.
 SPARK_WIDTH = 6
@@ -59,7 +63,7 @@ class FindingsPanel(OptionList):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"findings-panel--{name}", partial=True)
+            style = self._styles[name] = component_style(self, f"findings-panel--{name}")
         return style
 
     def notify_style_update(self) -> None:

@@ -82,6 +82,20 @@ def priority_mark(record: Record, effective: bool = True) -> str:
 StyleFor = Callable[[str], Style]
 
 
+def component_style(widget, name: str) -> Style:
+    """A widget's component-class style (``.tcss``) to apply over text: only what the rule sets, with
+    its colours made solid. A colour with alpha (``$text-muted``, ``$accent 40%``) is blended over the
+    widget's background, as Textual does for a widget's own colours: the partial style alone drops the
+    alpha (muted text would be drawn at full brightness).
+    """
+    partial = widget.get_component_rich_style(name, partial=True)
+    if partial.color is None and partial.bgcolor is None:
+        return partial
+    full = widget.get_component_rich_style(name, partial=False)
+    return partial + Style(color=full.color if partial.color is not None else None,
+                           bgcolor=full.bgcolor if partial.bgcolor is not None else None)
+
+
 def display_message(record: Record) -> str:
     """The message column: an access-log line without what other columns show (its time, the ``- -``).
 
@@ -99,7 +113,7 @@ def display_message(record: Record) -> str:
 
 def record_line(record: Record, style_for: StyleFor, *, effective: bool = True,
                 highlight: re.Pattern[str] | None = None, host_width: int = 8, unit_width: int = 16) -> Text:
-    """One record as one line: time, host (unless ``host_width`` is 0), unit[pid], priority mark, message."""
+    """One record as one line: time, host, unit[pid] (each unless its width is 0), priority mark, message."""
     level = record.effective if effective else record.priority
     line = Text(no_wrap=True, end="")
     line.append(clock(record.ts), style_for("time"))
@@ -107,8 +121,9 @@ def record_line(record: Record, style_for: StyleFor, *, effective: bool = True,
     if host_width:
         line.append(fit(safe(record.host or "-", 64), host_width), style_for("host"))
         line.append(" ")
-    line.append(fit(safe(source_label(record), 80), unit_width), style_for("unit"))
-    line.append(" ")
+    if unit_width:
+        line.append(fit(safe(source_label(record), 80), unit_width), style_for("unit"))
+        line.append(" ")
     mark = priority_mark(record, effective)
     line.append(mark.ljust(3), style_for(f"p{level}") + (style_for("raised") if len(mark) > 1 else Style()))
     line.append(" ")

@@ -14,7 +14,7 @@ from collections import OrderedDict
 
 from alsate.engine.records import Record
 from alsate.engine.store import View
-from alsate.tui.format import record_line
+from alsate.tui.format import component_style, record_line
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -27,6 +27,10 @@ from textual.strip import Strip
 
 #: Rendered lines kept (per view) so repaints during follow do not re-render everything.
 LINE_CACHE = 2000
+#: Pane widths (cells) below which the unit column narrows, and below which unit and host are left out.
+NARROW_WIDTH = 70
+TINY_WIDTH = 44
+UNIT_WIDTH = 14
 #: While following, the virtual size (a layout pass) is updated at most this often (seconds).
 SIZE_INTERVAL = 1.0
 MAX_WIDTH = 4000
@@ -76,6 +80,8 @@ class LogPane(ScrollView, can_focus=True):
         self.highlight: re.Pattern[str] | None = None
         #: Width of the host column; 0 hides it (one host only).
         self.host_width = 0
+        #: The (host, unit) column widths the cached lines were rendered with.
+        self._columns = (0, UNIT_WIDTH)
         self.marked: set[int] = set()
         self.empty_message = "no records match the filters"
         self._lines: OrderedDict[int, Strip] = OrderedDict()
@@ -90,7 +96,7 @@ class LogPane(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"log-pane--{name}", partial=True)
+            style = self._styles[name] = component_style(self, f"log-pane--{name}")
         return style
 
     def notify_style_update(self) -> None:
@@ -120,9 +126,13 @@ class LogPane(ScrollView, can_focus=True):
             return None
 
     def set_view(self, view: View, keep_seq: int | None = None) -> None:
-        """Show ``view`` (a new filter); keep the cursor on ``keep_seq`` or the nearest record before it."""
+        """Show ``view`` (a new filter); keep the cursor on ``keep_seq`` or the nearest record before it.
+
+        Rendered lines are kept: a line looks the same whatever filter shows it."""
         self.view = view
-        self.invalidate()
+        self._page_start = -1
+        self._page = []
+        self.refresh()
         self._sync_size()
         if self.follow or keep_seq is None:
             self._to_end()
@@ -213,9 +223,20 @@ class LogPane(ScrollView, can_focus=True):
         offset = index - self._page_start
         return self._page[offset] if 0 <= offset < len(self._page) else None
 
+    def columns(self) -> tuple[int, int]:
+        """Widths of the host and unit columns for the pane's width: a narrow terminal keeps the time,
+        the priority and the message readable."""
+        width = self._region.width
+        if width >= NARROW_WIDTH:
+            return self.host_width, UNIT_WIDTH
+        if width >= TINY_WIDTH:
+            return min(self.host_width, 8), 8
+        return 0, 0
+
     def _text_for(self, record: Record, seq: int) -> Text:
+        host_width, unit_width = self._columns
         return record_line(record, self._style, effective=self.effective, highlight=self.highlight,
-                           host_width=self.host_width, unit_width=14)
+                           host_width=host_width, unit_width=unit_width)
 
     def _strip_for(self, record: Record, seq: int) -> Strip:
         """The whole line as a strip (cached by sequence number: follow repaints reuse it)."""
@@ -240,6 +261,11 @@ class LogPane(ScrollView, can_focus=True):
 
     def render_lines(self, crop):
         self._frame_region = self.scrollable_content_region
+        columns = self.columns()
+        if columns != self._columns:  # resized across a width step, or the host column came or went
+            self._columns = columns
+            self._lines.clear()
+            self._widest = 0
         try:
             return super().render_lines(crop)
         finally:
@@ -259,11 +285,14 @@ class LogPane(ScrollView, can_focus=True):
                 text = Text(self.empty_message, style=self._style("empty"), no_wrap=True, end="")
                 return Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
             return Strip.blank(width, base)
-        record = self._record_at(index)
-        if record is None:
-            return Strip.blank(width, base)
         seq = self.view.matches[index]
-        strip = self._strip_for(record, seq).crop_extend(scroll_x, scroll_x + width, None)
+        strip = self._lines.get(seq)
+        if strip is None:  # not rendered yet: fetch (and parse) the page of records around it
+            record = self._record_at(index)
+            if record is None:
+                return Strip.blank(width, base)
+            strip = self._strip_for(record, seq)
+        strip = strip.crop_extend(scroll_x, scroll_x + width, None)
         if seq in self.marked:
             strip = strip.apply_style(self._style("marked"))
         if index == self.cursor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alsate.tui.format import safe
+from alsate.tui.format import component_style, safe
 from rich.text import Text
 from textual.widget import Widget
 
@@ -42,7 +42,7 @@ class StatusBar(Widget):
         self.info = info
         text = Text(no_wrap=True, overflow="ellipsis", end="")
         if not info.follow:
-            text.append(" PAUSED ", self.get_component_rich_style("status-bar--paused", partial=True))
+            text.append(" PAUSED ", component_style(self, "status-bar--paused"))
             text.append(" ")
         if info.loading:
             text.append(safe(info.loading, 60) + " | ")
@@ -51,11 +51,9 @@ class StatusBar(Widget):
         text.append(safe(info.model, 60) + " | ")
         text.append(safe(info.sources, 80))
         if info.dropped:
-            text.append(f" | dropped {info.dropped:,}", self.get_component_rich_style("status-bar--warning",
-                                                                                      partial=True))
+            text.append(f" | dropped {info.dropped:,}", component_style(self, "status-bar--warning"))
         if info.warning:
-            text.append(" | " + safe(info.warning, 120), self.get_component_rich_style("status-bar--warning",
-                                                                                       partial=True))
+            text.append(" | " + safe(info.warning, 120), component_style(self, "status-bar--warning"))
         self._text = text
         self.refresh()
 

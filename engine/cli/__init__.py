@@ -9,11 +9,13 @@ printed as one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from alsate.engine.errors import UserError
+from alsate.engine.textio import visible
 
 #: Verb modules, in the order ``alsate --help`` lists them.
 VERBS = ("scan", "ask", "explain")
@@ -42,16 +44,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningLines(logging.Handler):
+    """Engine warnings (a cache that cannot be written...) on stderr as ``alsate: warning: ...``: one line
+    each, control characters made visible. Writes to whatever ``sys.stderr`` is at the time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write("alsate: warning: " + visible(record.getMessage()).replace("\n", " ") + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _show_engine_warnings() -> None:
+    logger = logging.getLogger("alsate")
+    if not any(isinstance(handler, _WarningLines) for handler in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _show_engine_warnings()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse stops collecting SOURCE words at the first option after them (`alsate ask "" --task
+        # summarize journal`, `alsate scan a.log -p all b.log`): the words left over are more sources.
+        if isinstance(getattr(args, "sources", None), list) and all(word == "-" or not word.startswith("-")
+                                                                     for word in extra):
+            args.sources.extend(extra)
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"alsate: {exc}", file=sys.stderr)
+        print(f"alsate: {visible(str(exc))}", file=sys.stderr)  # it may quote a file name or a log line
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -62,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line, the traceback on request
         if os.environ.get("ALSATE_DEBUG"):
             raise
-        print(f"alsate: internal error: {type(exc).__name__}: {exc} (ALSATE_DEBUG=1 shows the traceback)",
+        print(f"alsate: internal error: {type(exc).__name__}: {visible(str(exc))} "
+              "(ALSATE_DEBUG=1 shows the traceback)",
               file=sys.stderr)
         return 70
 

@@ -13,14 +13,13 @@ from dataclasses import replace
 from alsate.engine.collect import SourceSet
 from alsate.engine.config import Config, load_config
 from alsate.engine.errors import UserError
-from alsate.engine.findings import FindingsEngine
-from alsate.engine.findings.report import findings_json, findings_table, write_report
 from alsate.engine.formats import PARSERS
 from alsate.engine.priorities import parse_priorities
 from alsate.engine.records import PRIORITY_NAMES, Record, SourceKind
 from alsate.engine.render import format_record
 from alsate.engine.sources import FileOptions, JournalFilter, open_sources, statuses_from
 from alsate.engine.store import Query, Store
+from alsate.engine.textio import json_safe, visible
 from alsate.engine.timespec import parse_time
 
 FORMATS = sorted([*PARSERS, SourceKind.JOURNAL])
@@ -128,7 +127,7 @@ def load_store(args: argparse.Namespace, consumer: Callable[[Record], None] | No
     query = query_from(args, config)
     source_set = open_source_set(args, config, query, findings=consumer is not None)
     for warning in source_set.warnings:
-        print(f"alsate: warning: {warning}", file=sys.stderr)
+        print(f"alsate: warning: {visible(warning)}", file=sys.stderr)
     store = Store(capacity=config.store_capacity)
     source_set.load(store, consumer=consumer)
     return store, query, source_set
@@ -151,6 +150,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def write_json(document: object) -> None:
+    """``document`` as one line of JSON on stdout, streamed, with nothing a terminal acts on (:func:`json_safe`)."""
+    write = sys.stdout.write
+    for chunk in json.JSONEncoder(ensure_ascii=False).iterencode(document):
+        write(json_safe(chunk))
+    write("\n")
+
+
 def _print_line(record: Record) -> None:
     sys.stdout.write(format_record(record) + "\n")
 
@@ -168,6 +175,11 @@ def _check_report_path(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Here, not at the top: alsate-tui imports this module for its arguments, and the findings engine
+    # (templates, numpy, drain3) would add a fifth of a second to its start-up.
+    from alsate.engine.findings import FindingsEngine
+    from alsate.engine.findings.report import findings_json, findings_table, write_report
+
     if args.limit is not None and args.limit < 0:
         raise UserError("--limit must be 0 or more")
     _check_report_path(args)
@@ -193,8 +205,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if engine is not None:
             document["findings"] = findings_json(findings)
-        json.dump(document, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        write_json(document)
     else:
         for record in view.page(start, len(view)):
             _print_line(record)
@@ -203,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"-- {len(view)} of {len(store) + store.dropped} records shown; "
                          f"by {which} priority: {summary}\n")
         if engine is not None:
-            sys.stdout.write(findings_table(findings) + "\n")
+            sys.stdout.write(visible(findings_table(findings)) + "\n")
     if args.report:
         evidence = [rid for finding in findings for rid in (*finding.evidence[:5], finding.evidence[-1])]
         try:
@@ -231,13 +242,17 @@ def _follow(source_set: SourceSet, store: Store, query: Query, as_json: bool) ->
             for seq in view.matches[view.index_of(last + 1):]:
                 record = store.get(seq)
                 if as_json:
-                    sys.stdout.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                    sys.stdout.write(json_safe(json.dumps(record.to_json(), ensure_ascii=False)) + "\n")
                 else:
                     _print_line(record)
                 last = seq
             sys.stdout.flush()
             for warning in source_set.warnings:
-                print(f"alsate: warning: {warning}", file=sys.stderr)
+                print(f"alsate: warning: {visible(warning)}", file=sys.stderr)
             source_set.warnings.clear()
+            for source in source_set.sources:
+                notices = getattr(source, "notices", None)
+                while notices:
+                    print(f"alsate: note: {visible(notices.popleft())}", file=sys.stderr)
     finally:
         source_set.stop()

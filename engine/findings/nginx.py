@@ -10,12 +10,16 @@ event time; see ``alsate.engine.templates.rate``.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from alsate.engine.findings.engine import FindingSink
 from alsate.engine.findings.ident import ident
 from alsate.engine.findings.window import Burst
 from alsate.engine.records import Record, SourceKind
 from alsate.engine.templates.rate import MinuteRate
+
+if TYPE_CHECKING:
+    from alsate.engine.findings.access_batch import AccessBatch
 
 # -- thresholds -----------------------------------------------------------------------------
 #: 5xx in one minute: at least FIVEXX_MIN above FIVEXX_FACTOR times the baseline.
@@ -35,6 +39,8 @@ SCAN_WINDOW = 600.0
 #: Credential stuffing: failed logins (401/403 on a login endpoint) from one address within STUFF_WINDOW.
 STUFF_THRESHOLD = 10
 STUFF_WINDOW = 300.0
+#: Client addresses remembered for the scanner's error share; past this many a new one starts afresh.
+MAX_ADDRESSES = 500_000
 #: TLS handshake failures per server within TLS_WINDOW.
 TLS_THRESHOLD = 5
 TLS_WINDOW = 600.0
@@ -72,18 +78,45 @@ def _classify(path: str) -> int:
 
 
 class _Site:
-    __slots__ = ("total", "errors5", "minute", "records", "records5", "spiking", "bursting", "spike_at")
+    """One access log's per-minute state. The current minute's records are kept as their positions
+    and client addresses (evidence and top talkers of a rate spike), its 5xx as ``(position,
+    status, path without query)``."""
+
+    __slots__ = ("total", "errors5", "minute", "positions", "addresses", "records5", "spiking", "bursting",
+                 "spike_at")
 
     def __init__(self) -> None:
         self.total = MinuteRate()
         self.errors5 = MinuteRate()
         self.minute = -1
-        self.records: list[Record] = []
-        self.records5: list[Record] = []
+        self.positions: list[int | str] = []
+        self.addresses: list[str] = []
+        self.records5: list[tuple[int | str, str, str]] = []
         self.spiking = False
         self.bursting = False
         #: Request count at which this minute is a spike (set when the minute starts).
         self.spike_at = float("inf")
+
+    def new_minute(self, minute: int) -> None:
+        """The site's clock moved to ``minute`` (its ``total`` has just rolled over)."""
+        self.minute = minute
+        self.positions = []
+        self.addresses = []
+        self.records5 = []
+        self.spiking = self.bursting = False
+        total = self.total
+        self.spike_at = max(RATE_MIN, RATE_FACTOR * total.baseline) if total.history >= WARM_MINUTES \
+            else float("inf")
+
+
+def wp_login_post(method: str | None, path: str) -> int:
+    """Bit 8 of a request's flags: a POST to ``wp-login.php`` (answered 200 when the login failed)."""
+    return 8 if method == "POST" and "wp-login.php" in path else 0
+
+
+def login_failure(flags: int, status: int) -> bool:
+    """A failed login as the stuffing detector counts it (``flags``: :func:`_classify` | :func:`wp_login_post`)."""
+    return bool(flags & 4) and (status in (401, 403) or (status == 200 and bool(flags & 8)))
 
 
 class NginxAccessDetector:
@@ -101,15 +134,20 @@ class NginxAccessDetector:
         self.probes = Burst(SCAN_PROBES, SCAN_WINDOW, distinct=True)
         self.stuffing = Burst(STUFF_THRESHOLD, STUFF_WINDOW)
 
+    def site(self, origin: str) -> _Site:
+        site = self._sites.get(origin)
+        if site is None:
+            site = self._sites[origin] = _Site()
+        return site
+
     def feed(self, record: Record, template_key: str, sink: FindingSink) -> None:
         extra = record.extra
         if extra is None:
             return
         status = extra.get("status") or 0
         ts = record.ts
-        site = self._sites.get(record.origin)
-        if site is None:
-            site = self._sites[record.origin] = _Site()
+        origin = record.origin
+        site = self._sites.get(origin) or self.site(origin)
         minute = int(ts // 60)
         total = site.total
         if minute == total.minute:
@@ -118,78 +156,87 @@ class NginxAccessDetector:
         else:
             n = total.add(ts)
             if minute > site.minute:
-                site.minute = minute
-                site.records = []
-                site.records5 = []
-                site.spiking = site.bursting = False
-                site.spike_at = max(RATE_MIN, RATE_FACTOR * total.baseline) if total.history >= WARM_MINUTES \
-                    else float("inf")
-        site.records.append(record)
+                site.new_minute(minute)
+        site.positions.append(record.pos)
+        site.addresses.append(extra.get("remote_addr", "-"))
         if site.spiking:
-            self._spike(record, site, [record], sink, template_key)
+            self.report_spike(origin, site, [record.pos], site.addresses[-1:], ts, sink, template_key)
         elif n >= site.spike_at:
             site.spiking = True
-            self._spike(record, site, site.records, sink, template_key)
+            self.report_spike(origin, site, site.positions, site.addresses, ts, sink, template_key)
+        path = extra.get("path") or ""
         if status >= 500:
-            self._5xx(record, site, status, sink, template_key)
+            self.server_error(origin, site, record.pos, status, extra.get("path", "").split("?", 1)[0], ts, sink,
+                              template_key)
         ip = extra.get("remote_addr") or "-"
         state = self._ips.get(ip)
         if state is None:
-            if len(self._ips) > 500_000:
+            if len(self._ips) > MAX_ADDRESSES:
                 self._ips.clear()
             state = self._ips[ip] = [ts, 0, 0, 0, 0]
         elif ts - state[0] > SCAN_WINDOW:
             fresh = ts - state[0] > 2 * SCAN_WINDOW
             state[:] = [ts, 0, 0, 0 if fresh else state[1], 0 if fresh else state[2]]
         state[1] += 1
-        path = extra.get("path") or ""
+        if 400 <= status < 500:
+            state[2] += 1
+        flags = self.path_flags(path)
+        if not flags & 1 and status != 404 and not flags & 4:
+            return
+        rid = record.id
+        if flags & 1:
+            self.probe(origin, ip, path, status, flags, str(extra.get("body_bytes_sent", "0")), ts, rid, sink,
+                       template_key)
+        elif status == 404:
+            hit = self.scan404.add(ip, ts, rid, path.split("?", 1)[0])
+            if hit is not None:
+                if state[2] + state[4] >= SCAN_ERROR_SHARE * (state[1] + state[3]):
+                    self.scanner(origin, ip, hit, ts, sink, template_key)
+                else:
+                    # many 404s, but among many good requests: a busy client, not a scanner
+                    self.scan404.reset(ip)
+        if login_failure(flags | wp_login_post(extra.get("method"), path), status):
+            self.login_failed(ip, path, ts, rid, sink, template_key)
+
+    def path_flags(self, path: str) -> int:
+        """:func:`_classify` of ``path``, remembered."""
         flags = self._paths.get(path)
         if flags is None:
             flags = _classify(path)
             if len(self._paths) > 100_000:
                 self._paths.clear()
             self._paths[path] = flags
-        if 400 <= status < 500:
-            state[2] += 1
-        if flags & 1:
-            self._probe(record, ip, path, status, flags, extra, sink, template_key)
-        if status == 404 and not flags & 1:
-            hit = self.scan404.add(ip, ts, record.id, path.split("?", 1)[0])
-            if hit is not None:
-                if state[2] + state[4] >= SCAN_ERROR_SHARE * (state[1] + state[3]):
-                    self._scanner(record, ip, hit, sink, template_key)
-                else:
-                    # many 404s, but among many good requests: a busy client, not a scanner
-                    self.scan404.reset(ip)
-        if flags & 4 and (status in (401, 403) or (status == 200 and extra.get("method") == "POST"
-                                                   and "wp-login.php" in path)):
-            hit = self.stuffing.add(ip, ts, record.id, path)
-            if hit is not None:
-                sink.report(f"nginx.credential_stuffing:{ip}", detector="nginx.credential_stuffing",
-                            title=f"Credential stuffing from {ip}", category="security", severity=4, ts=ts,
-                            evidence=[r for r, _ in hit], keys={"ip": ip, "path": [p for _, p in hit]},
-                            template_key=template_key,
-                            detail=f"{STUFF_THRESHOLD}+ failed logins on login endpoints within "
-                                   f"{int(STUFF_WINDOW // 60)} min")
+        return flags
 
-    def _spike(self, record: Record, site: _Site, records: list[Record], sink: FindingSink, tkey: str) -> None:
+    def feed_access(self, batch: AccessBatch, sink: FindingSink) -> None:
+        """:meth:`feed` for a run of records given column-wise, with the same findings."""
+        from alsate.engine.findings.nginx_columns import feed_access
+
+        feed_access(self, batch, sink)
+
+    # -- what both paths share: one event each ------------------------------------------------
+
+    def report_spike(self, origin: str, site: _Site, positions: list[int | str], addresses: list[str], ts: float,
+                     sink: FindingSink, tkey: str) -> None:
         ips: dict[str, int] = {}
-        for r in records:
-            a = r.extra.get("remote_addr", "-") if r.extra else "-"
+        for a in addresses:
             ips[a] = ips.get(a, 0) + 1
         top = sorted(ips, key=ips.get, reverse=True)[:5]  # type: ignore[arg-type]
-        sink.report(f"nginx.rate_spike:{record.origin}", detector="nginx.rate_spike",
-                    title=f"Request rate spike on {record.origin}", category="performance", severity=4,
-                    ts=record.ts, evidence=[r.id for r in records], keys={"ip": top, "source": record.origin},
+        sink.report(f"nginx.rate_spike:{origin}", detector="nginx.rate_spike",
+                    title=f"Request rate spike on {origin}", category="performance", severity=4,
+                    ts=ts, evidence=[f"{origin}#{pos}" for pos in positions], keys={"ip": top, "source": origin},
                     template_key=tkey,
                     detail=f"{site.total.count} requests this minute against a baseline of "
                            f"{site.total.baseline:.0f}/min")
 
-    def _5xx(self, record: Record, site: _Site, status: int, sink: FindingSink, tkey: str) -> None:
-        n = site.errors5.add(record.ts)
-        site.records5.append(record)
+    def server_error(self, origin: str, site: _Site, pos: int | str, status: int, bare: str, ts: float,
+                     sink: FindingSink, tkey: str) -> None:
+        """A 5xx response: counted in its minute, reported once the minute is a burst."""
+        n = site.errors5.add(ts)
+        this = (pos, str(status), bare)
+        site.records5.append(this)
         if site.bursting:
-            records = [record]
+            records = [this]
         else:
             if n < FIVEXX_MIN or site.total.history < WARM_MINUTES:
                 return
@@ -197,33 +244,44 @@ class NginxAccessDetector:
                 return
             site.bursting = True
             records = site.records5
-        paths = {r.extra.get("path", "").split("?", 1)[0] for r in records if r.extra}
-        sink.report(f"nginx.5xx_burst:{record.origin}", detector="nginx.5xx_burst",
-                    title=f"Burst of 5xx responses on {record.origin}", category="availability", severity=3,
-                    ts=record.ts, evidence=[r.id for r in records],
-                    keys={"status": sorted({str(r.extra.get('status')) for r in records if r.extra}),
-                          "path": sorted(paths)[:20], "source": record.origin},
+        sink.report(f"nginx.5xx_burst:{origin}", detector="nginx.5xx_burst",
+                    title=f"Burst of 5xx responses on {origin}", category="availability", severity=3,
+                    ts=ts, evidence=[f"{origin}#{r[0]}" for r in records],
+                    keys={"status": sorted({r[1] for r in records}),
+                          "path": sorted({r[2] for r in records})[:20], "source": origin},
                     template_key=tkey,
                     detail=f"{site.errors5.count} server errors this minute (baseline "
                            f"{site.errors5.baseline:.1f}/min)")
 
-    def _probe(self, record: Record, ip: str, path: str, status: int, flags: int, extra: dict,
-               sink: FindingSink, tkey: str) -> None:
-        if flags & 2 and 200 <= status < 300 and str(extra.get("body_bytes_sent", "0")) not in ("0", "-"):
+    def probe(self, origin: str, ip: str, path: str, status: int, flags: int, sent: str, ts: float, rid: str,
+              sink: FindingSink, tkey: str) -> None:
+        """A request for a probe path (``flags & 1``); ``sent``: ``$body_bytes_sent`` as text."""
+        if flags & 2 and 200 <= status < 300 and sent not in ("0", "-"):
             bare = path.split("?", 1)[0]
             sink.report(f"nginx.exposed:{bare}", detector="nginx.exposed", title=f"Secret file {bare} was served",
-                        category="security", severity=2, ts=record.ts, evidence=[record.id],
-                        keys={"path": bare, "ip": ip, "source": record.origin}, template_key=tkey,
+                        category="security", severity=2, ts=ts, evidence=[rid],
+                        keys={"path": bare, "ip": ip, "source": origin}, template_key=tkey,
                         detail=f"answered {status} with a body: rotate whatever it holds and block the path")
-        hit = self.probes.add(ip, record.ts, record.id, path.split("?", 1)[0].lower())
+        hit = self.probes.add(ip, ts, rid, path.split("?", 1)[0].lower())
         if hit is not None:
-            self._scanner(record, ip, hit, sink, tkey)
+            self.scanner(origin, ip, hit, ts, sink, tkey)
 
-    def _scanner(self, record: Record, ip: str, hit: list[tuple[str, str]], sink: FindingSink, tkey: str) -> None:
+    def scanner(self, origin: str, ip: str, hit: list[tuple[str, str]], ts: float, sink: FindingSink,
+                tkey: str) -> None:
         sink.report(f"nginx.scanner:{ip}", detector="nginx.scanner", title=f"Scanner probing from {ip}",
-                    category="security", severity=5, ts=record.ts, evidence=[r for r, _ in hit],
-                    keys={"ip": ip, "path": [p for _, p in hit], "source": record.origin}, template_key=tkey,
+                    category="security", severity=5, ts=ts, evidence=[r for r, _ in hit],
+                    keys={"ip": ip, "path": [p for _, p in hit], "source": origin}, template_key=tkey,
                     detail="known probe paths or many distinct missing paths from one address")
+
+    def login_failed(self, ip: str, path: str, ts: float, rid: str, sink: FindingSink, tkey: str) -> None:
+        hit = self.stuffing.add(ip, ts, rid, path)
+        if hit is not None:
+            sink.report(f"nginx.credential_stuffing:{ip}", detector="nginx.credential_stuffing",
+                        title=f"Credential stuffing from {ip}", category="security", severity=4, ts=ts,
+                        evidence=[r for r, _ in hit], keys={"ip": ip, "path": [p for _, p in hit]},
+                        template_key=tkey,
+                        detail=f"{STUFF_THRESHOLD}+ failed logins on login endpoints within "
+                               f"{int(STUFF_WINDOW // 60)} min")
 
 
 # -- error log ------------------------------------------------------------------------------

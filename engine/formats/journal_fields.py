@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from alsate.engine.effective import effective_priority
-from alsate.engine.records import Record, SourceKind
-from alsate.engine.textio import decode
+from alsate.engine.records import MAX_TS, Record, SourceKind
+from alsate.engine.textio import decode, without_surrogates
 
 # Fields that become Record attributes (or are bookkeeping) and so are not repeated in ``extra``.
 _MAPPED = frozenset({
@@ -57,7 +57,7 @@ def _timestamp(fields: Mapping[str, Any]) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
     micros = _as_int(value)
-    return micros / 1e6 if micros is not None else 0.0
+    return min(micros / 1e6, MAX_TS) if micros is not None else 0.0  # a stamp past year 9999 is hostile
 
 
 def unit_of(fields: Mapping[str, Any]) -> str:
@@ -74,7 +74,7 @@ def unit_of(fields: Mapping[str, Any]) -> str:
 def record_from_fields(fields: Mapping[str, Any], origin: str = "journal") -> Record:
     message = as_text(fields.get("MESSAGE", ""))
     priority = _as_int(fields.get("PRIORITY"))
-    if priority is None or priority > 7:
+    if priority is None or not 0 <= priority <= 7:
         priority = 6
     pid = _as_int(fields.get("_PID")) or _as_int(fields.get("SYSLOG_PID"))
     extra = {key: as_text(fields[key]) for key in KEPT if key in fields}
@@ -96,5 +96,11 @@ def record_from_fields(fields: Mapping[str, Any], origin: str = "journal") -> Re
 
 
 def record_from_json_line(line: str, origin: str = "journal") -> Record:
-    """One line of ``journalctl -o json`` -> Record."""
-    return record_from_fields(json.loads(line), origin)
+    """One line of ``journalctl -o json`` -> Record; ``ValueError`` when it is not a JSON object."""
+    fields = json.loads(line)
+    if not isinstance(fields, dict):
+        raise ValueError("not a journal entry (a JSON object)")
+    if "\\u" in line:  # a \udc80 escape gives a lone surrogate no terminal or encoder accepts
+        fields = {key: without_surrogates(value) if isinstance(value, str) else value
+                  for key, value in fields.items()}
+    return record_from_fields(fields, origin)

@@ -129,7 +129,12 @@ class LocalBackend:
             )
         except Exception as exc:
             self._progress("failed", 1.0, str(exc))
-            reason = LLAMA_LOG[-1] if LLAMA_LOG else (str(exc).splitlines() or [type(exc).__name__])[0]
+            if isinstance(exc, MemoryError) or "llama_context" in str(exc):
+                raise ModelError(
+                    f"not enough memory for {path} with a {self._n_ctx}-token context; fix: lower --ctx "
+                    f"(the profile's default is {self.profile.n_ctx}), free memory, or use a smaller model"
+                ) from None
+            reason = _load_error_reason(exc)
             raise ModelError(
                 f"cannot load model {path}: {reason}; "
                 "fix: check that the file is a complete GGUF model (re-download or re-export it), "
@@ -345,6 +350,16 @@ class LocalBackend:
         if not cut_at_stop:
             stream.emit(text[sent:] + decoder.decode(b"", final=True))
         stream.finish(self._stats(clock, len(tokens), cached, reason))
+
+
+def _load_error_reason(exc: Exception) -> str:
+    """The line that says why llama.cpp refused the file: its last error line, else the exception."""
+    for line in reversed(LLAMA_LOG):
+        if any(word in line.lower() for word in ("error", "fail", "invalid")):
+            return line
+    if LLAMA_LOG:
+        return LLAMA_LOG[-1]
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def _eog_check(llm: Any) -> Callable[[int], bool]:

@@ -15,6 +15,7 @@ from alsate.engine.llm.factory import LLMOptions
 from alsate.engine.llm.guard import terminal_safe
 from alsate.engine.llm.session import AnswerResult
 from alsate.engine.records import Record
+from alsate.engine.textio import json_safe, visible
 
 #: How far (in stored records) to look for a record's neighbours from the same unit.
 NEIGHBOUR_WINDOW = 300
@@ -26,7 +27,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", metavar="GGUF", help="GGUF model file (default: $ALSATE_MODEL, then the "
                        "embedded SmolLM2-135M-Instruct)")
-    group.add_argument("--lora", metavar="GGUF", help="LoRA adapter to load on top of the model")
+    group.add_argument("--lora", metavar="GGUF", help="LoRA adapter to load on top of the model "
+                       "('none': the embedded model without alsate's adapter)")
     group.add_argument("--remote", metavar="URL", help="OpenAI-compatible server instead of a local model, "
                        "e.g. http://gpu-box:8080/v1 (default: $ALSATE_REMOTE)")
     group.add_argument("--remote-model", metavar="NAME", help="model name on the server (default: its first)")
@@ -119,7 +121,7 @@ def stream_answer(started: Started, *, as_json: bool, out: TextIO | None = None,
     try:
         for piece in stream:
             if not as_json:
-                out.write(terminal_safe(piece))
+                out.write(visible(terminal_safe(piece)))  # visible: what the guard lets through (U+2028)
                 out.flush()
     except KeyboardInterrupt:
         stream.cancel()
@@ -132,7 +134,7 @@ def stream_answer(started: Started, *, as_json: bool, out: TextIO | None = None,
         payload["context"] = _context_json(started)
         if extra:
             payload.update(extra)
-        json.dump(payload, out, indent=2, ensure_ascii=False)
+        out.write(json_safe(json.dumps(payload, indent=2, ensure_ascii=False)))
         out.write("\n")
     else:
         if not result.text.endswith("\n"):

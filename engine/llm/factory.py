@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from alsate.engine.llm.backend import Backend
 from alsate.engine.llm.profiles import Profile, load_profile, profile_for
 
 REMOTE_ENV = "ALSATE_REMOTE"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ def open_analyst(options: LLMOptions, on_progress=None) -> Analyst:
     if options.use_cache:
         try:
             cache = AnalysisCache()
-        except Exception:  # an unwritable cache dir only costs time
+        except Exception as exc:  # an unwritable or full cache dir only costs time
+            log.warning("analysis cache not used: %s", getattr(exc, "strerror", None) or exc)
             cache = None
     return Analyst(backend, profile, cache=cache, max_tokens=options.max_tokens, temperature=options.temperature)

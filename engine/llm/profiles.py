@@ -37,8 +37,12 @@ class Profile:
     max_tokens: int
     stop: tuple[str, ...]
     prefill: dict[str, str] = field(default_factory=dict, hash=False)
+    #: False: a fine-tuned LoRA adapter writes the format itself (and may refuse), so no prefill with one.
+    prefill_with_adapter: bool = True
 
-    def prefill_for(self, task: str) -> str:
+    def prefill_for(self, task: str, *, adapter: bool = False) -> str:
+        if adapter and not self.prefill_with_adapter:
+            return ""
         return self.prefill.get(task, "")
 
 
@@ -82,6 +86,7 @@ def load_profile(name: str) -> Profile:
         max_tokens=int(data.get("max_tokens", 384)),
         stop=tuple(data.get("stop", [])),
         prefill=dict(data.get("prefill", {})),
+        prefill_with_adapter=bool(data.get("prefill_with_adapter", True)),
     )
 
 

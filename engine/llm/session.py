@@ -195,7 +195,8 @@ class ChatSession:
         if self._active is not None and self._active.result is None:
             self._active.cancel()
         task = task_for_answer or (self.task if len(self.history) == 1 else "question")
-        prefill = self.profile.prefill_for(task) if len(self.history) == 1 else ""
+        adapter = bool(getattr(getattr(self.backend, "spec", None), "lora_path", None))
+        prefill = self.profile.prefill_for(task, adapter=adapter) if len(self.history) == 1 else ""
         request = self._fit(prefill)
         tokens = self.backend.stream(request)
         used_prefill = request.prefill

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -108,6 +109,8 @@ class FileSource:
         self._stdin_pending: list[tuple[list[int], list[str]]] = []
         #: Where reading the history stopped: following continues from here.
         self.end_offset: int | None = None
+        #: What following has to tell the user (the file deleted, back...): one line each, to pop and show.
+        self.notices: deque[str] = deque(maxlen=100)
         if path != "-":
             if os.path.isdir(path):
                 raise SourceError(f"{path} is a directory, not a log file (for a journal directory use -D)")
@@ -194,7 +197,7 @@ class FileSource:
         """
         if self.path == "-" or self.path.endswith(".gz"):
             return
-        follower = FileFollower(self.path, offset)
+        follower = FileFollower(self.path, offset, notices=self.notices)
         for lines in follower.run(stop):
             texts = [(pos, decode(data[:-1] if data.endswith(b"\r") else data)) for pos, data in lines]
             if self._resniff:

@@ -12,15 +12,22 @@ Three things happen to a followed log:
   bytes the file started with), then the truncated file is read from 0.
 * **truncation** without a copy: reading restarts at 0.
 
+* **deleted** (or moved away with nothing in its place): the open file is
+  still read (a writer may still append to it) and the path is watched; when
+  a file of that name appears it is followed from its start. Both events are
+  told once, in :attr:`FileFollower.notices`.
+
 Records read after a rotation get ``pos = offset + generation * GENERATION``,
 so ids stay unique across the files a path has named.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +36,8 @@ from alsate.engine.errors import SourceError
 GENERATION = 1 << 40
 READ_SIZE = 1 << 20
 HEAD_SIZE = 256
+#: Seconds the path may be missing before it is told (logrotate's rename + create takes microseconds).
+MISSING_GRACE = 1.0
 
 
 @dataclass
@@ -52,9 +61,17 @@ def _open(path: str, generation: int) -> _Open:
 class FileFollower:
     """Reads complete lines appended to ``path``; call :meth:`poll` or iterate :meth:`run`."""
 
-    def __init__(self, path: str, offset: int | None = None, grace: float = 2.0) -> None:
+    def __init__(self, path: str, offset: int | None = None, grace: float = 2.0,
+                 notices: deque[str] | None = None, missing_grace: float = MISSING_GRACE) -> None:
         self.path = path
         self.grace = grace
+        #: One line per event worth telling the user (the file deleted, back, unreadable), oldest first;
+        #: whoever shows them pops them. Appended from the follower's thread.
+        self.notices: deque[str] = notices if notices is not None else deque(maxlen=100)
+        self.missing_grace = missing_grace
+        self._missing_since: float | None = None
+        self._told_missing = False
+        self._told_unopenable = False
         try:
             self._cur = _open(path, 0)
         except OSError as exc:
@@ -138,9 +155,11 @@ class FileFollower:
         cur = self._cur
         try:
             st = os.stat(self.path)
-        except OSError:
+        except OSError as exc:
             # Deleted, or renamed with no successor yet: keep reading the open file.
+            self._missing(exc, now)
             return out + self._read_lines(cur)
+        self._missing_since = None
         if (st.st_ino, st.st_dev) != (cur.ino, cur.dev):
             out += self._read_lines(cur)  # the rotated file, to its current end
             self._rotate(now)
@@ -149,11 +168,32 @@ class FileFollower:
             return out + self._truncated(cur)
         return out + self._read_lines(self._cur)
 
+    def _missing(self, exc: OSError, now: float) -> None:
+        if self._missing_since is None:
+            self._missing_since = now
+        if self._told_missing or now - self._missing_since < self.missing_grace:
+            return
+        self._told_missing = True
+        if exc.errno == errno.ENOENT:
+            gone = "deleted" if os.fstat(self._cur.fh.fileno()).st_nlink == 0 else "moved away"
+            what = f"{self.path} was {gone}"
+        else:
+            what = f"{self.path}: {exc.strerror}"
+        self.notices.append(f"{what}; still reading the open file, and following {self.path} again "
+                            "when it reappears")
+
     def _rotate(self, now: float) -> None:
         try:
             fresh = _open(self.path, self._cur.generation + 1)
-        except OSError:
+        except OSError as exc:  # e.g. created by logrotate with a mode we may not read: tried again next poll
+            if not self._told_unopenable:
+                self._told_unopenable = True
+                self.notices.append(f"cannot open the new {self.path}: {exc.strerror}; "
+                                    "still reading the old file")
             return
+        if self._told_missing or self._told_unopenable:
+            self.notices.append(f"following the new {self.path}")
+        self._told_missing = self._told_unopenable = False
         if self._old is not None:
             self._old.fh.close()
         self._old = self._cur

@@ -198,7 +198,8 @@ class JournalSource:
         exe = shutil.which("journalctl")
         if exe is None:
             raise SourceError("neither systemd-python nor journalctl is available to read the journal")
-        args = [exe, "-o", "json", "--no-pager", "-q"]
+        # --all: without it journalctl prints fields over 4096 bytes as null (a long line would be lost).
+        args = [exe, "-o", "json", "--all", "--no-pager", "-q"]
         if self.directory:
             args += ["-D", self.directory]
         for path in self.files:

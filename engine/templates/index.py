@@ -7,13 +7,18 @@ template (method + normalised path + status class).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alsate.engine.records import Record, SourceKind
 from alsate.engine.templates.access import access_template
 from alsate.engine.templates.miner import MinerConfig, TemplateMiner, state_path
 from alsate.engine.templates.rate import MinuteRate
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Kinds whose records carry their fields: no Drain for them.
 STRUCTURED_KINDS = frozenset({SourceKind.NGINX_ACCESS})
@@ -147,6 +152,99 @@ class TemplateIndex:
             rate.add(ts)
         return key
 
+    def feed_access(self, fields: Sequence[Mapping], group: np.ndarray, first_of: np.ndarray, ts: np.ndarray,
+                    effective: np.ndarray, record_id: Callable[[int], str]) -> tuple[list[str], np.ndarray]:
+        """:meth:`feed` for a run of access-log records given column-wise, with the same result.
+
+        Record ``i`` has the fields ``fields[group[i]]`` (``method``, ``path``, ``status``), time
+        ``ts[i]``, effective priority ``effective[i]`` and id ``record_id(i)``; group ``g``'s first
+        record is ``first_of[g]``. Returns ``(keys, entry)``: record ``i``'s template key is
+        ``keys[entry[i]]``.
+        """
+        import numpy as np  # here: the terminal app paints before numpy is loaded
+
+        n = len(group)
+        # One entry per distinct template, created in the order of its first record.
+        keys: list[str] = []
+        entries: list[_Entry] = []
+        created: list[bool] = []
+        number: dict[str, int] = {}
+        entry_of = np.empty(len(fields), dtype=np.int64)
+        for g in np.argsort(first_of, kind="stable").tolist():
+            extra = fields[g]
+            fast = (extra.get("method"), extra.get("path"), extra.get("status"))
+            hit = self._access.get(fast)
+            if hit is None:
+                template = access_template(extra)
+                key = "access:" + template
+                entry = self._entries.get(key)
+                if entry is None:
+                    entry = self._entries[key] = _Entry(template, None, 0, float(ts[first_of[g]]))
+                    created.append(True)
+                    entries.append(entry)
+                    keys.append(key)
+                    number[key] = len(keys) - 1
+                if len(self._access) >= 100_000:
+                    self._access.clear()
+                self._access[fast] = hit = (key, entry)
+            key, entry = hit
+            if key not in number:
+                entries.append(entry)
+                keys.append(key)
+                created.append(False)
+                number[key] = len(keys) - 1
+            entry_of[g] = number[key]
+        entry_index = entry_of[group]
+        # Each entry's records, in order (a stable sort of small numbers is a radix sort).
+        order = np.argsort(entry_index.astype(np.uint16) if len(keys) < 65536 else entry_index, kind="stable")
+        sorted_entry = entry_index[order]
+        sorted_ts = ts[order]
+        starts = np.flatnonzero(np.r_[True, sorted_entry[1:] != sorted_entry[:-1]])
+        ends = np.r_[starts[1:], n]
+        highest = np.maximum.reduceat(sorted_ts, starts).tolist()
+        lowest = np.minimum.reduceat(sorted_ts, starts).tolist()
+        most_severe = np.minimum.reduceat(effective[order], starts).tolist()
+        # A MinuteRate rolls over at each record whose minute is past every minute before it.
+        minutes = (sorted_ts // 60).astype(np.int64)
+        rolls = _roll_points(minutes, starts, ends,
+                             np.array([entries[e].rate.minute for e in sorted_entry[starts].tolist()], dtype=np.int64))
+        roll_at = np.searchsorted(rolls, starts).tolist()
+        rolls_list, minutes_list = rolls.tolist(), minutes[rolls].tolist()
+        now = self.now
+        for j, (e, start, end) in enumerate(zip(sorted_entry[starts].tolist(), starts.tolist(), ends.tolist(),
+                                                 strict=True)):
+            entry = entries[e]
+            before = entry.count
+            entry.count = before + end - start
+            if created[e]:  # made by its first record, whose time does not move ``now``
+                later = float(sorted_ts[start + 1:end].max()) if end - start > 1 else entry.last
+                if later > entry.last:
+                    entry.last = later
+                    if later > now:
+                        now = later
+            elif highest[j] > entry.last:
+                entry.last = highest[j]
+                if highest[j] > now:
+                    now = highest[j]
+            if lowest[j] < entry.first:
+                entry.first = lowest[j]
+            if before < self.max_examples:
+                wanted = order[start:min(end, start + self.max_examples - before)].tolist()
+                entry.examples.extend(record_id(i) for i in wanted)
+            if most_severe[j] < entry.priority:
+                entry.priority = most_severe[j]
+            rate = entry.rate
+            previous = start
+            k = roll_at[j]
+            while k < len(rolls_list) and rolls_list[k] < end:
+                rate.count += rolls_list[k] - previous
+                rate._roll(minutes_list[k])
+                previous = rolls_list[k]
+                k += 1
+            rate.count += end - previous
+        self.now = now
+        return keys, entry_index
+
     def ref(self, record: Record) -> TemplateRef:
         """``feed`` plus the template text."""
         key = self.feed(record)
@@ -204,3 +302,23 @@ class TemplateIndex:
     def close(self) -> None:
         for miner in self._miners.values():
             miner.close()
+
+
+def _roll_points(minutes: np.ndarray, starts: np.ndarray, ends: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """Indexes where a per-group running maximum of ``minutes`` (groups ``[starts, ends)``,
+    starting from ``initial``) strictly rises: where each group's MinuteRate rolls over."""
+    import numpy as np
+
+    if not len(minutes):
+        return np.zeros(0, dtype=np.int64)
+    low = int(minutes.min())
+    span = int(minutes.max()) - low + 3
+    group = np.repeat(np.arange(len(starts), dtype=np.int64), ends - starts)
+    base = group * span
+    key = base + (minutes - low + 1)
+    floor = base + np.clip(initial - low + 1, 0, span - 1)[group]
+    running = np.maximum.accumulate(np.maximum(key, floor))
+    before = np.empty_like(running)
+    before[1:] = running[:-1]
+    before[starts] = floor[starts]
+    return np.flatnonzero(key > before)

@@ -1,14 +1,21 @@
 """Drain3 template mining over masked messages, one miner per host, persisted.
 
-State lives in ``<cache>/templates/<host>.bin`` (drain3's ``FilePersistence``),
-where ``<cache>`` is ``$ALSATE_CACHE_DIR`` or ``platformdirs.user_cache_dir("alsate")``,
-so templates (and their ids) survive restarts. The file is written by this
-process only; it is loaded with drain3's own loader.
+State lives in ``<cache>/templates/<host>.bin``, where ``<cache>`` is
+``$ALSATE_CACHE_DIR`` or ``platformdirs.user_cache_dir("alsate")``, so templates
+(and their ids) survive restarts. The file is written by this process only,
+atomically (a temporary file renamed over it), and loaded with drain3's own
+loader. The state only saves work: a cache directory that is full or read-only,
+or a state file that cannot be read, costs a one-line warning (logged) and
+alsate goes on without it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +23,37 @@ from pathlib import Path
 from alsate.engine.config import cache_dir
 from alsate.engine.templates.masking import DEFAULT_MASKS, Mask, mask
 from drain3 import TemplateMiner as _Drain3Miner
-from drain3.file_persistence import FilePersistence
+from drain3.persistence_handler import PersistenceHandler
 from drain3.template_miner_config import TemplateMinerConfig
 
-#: Environment variable that moves the cache (tests point it at a temp dir).
+log = logging.getLogger(__name__)
+
+
+class AtomicFilePersistence(PersistenceHandler):
+    """drain3's file persistence, written atomically: a crash or a full disk never leaves half a state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save_state(self, state: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(state)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def load_state(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
 
 
 @dataclass(frozen=True)
@@ -75,17 +109,39 @@ class TemplateMiner:
         dconf.masking_instructions = []  # masking is ours (masking.py)
         dconf.parametrize_numeric_tokens = True
         dconf.snapshot_compress_state = True
-        self._persistence: FilePersistence | None = None
+        self._persistence: AtomicFilePersistence | None = None
+        self._save_failed = False
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._persistence = FilePersistence(str(self.path))
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._persistence = AtomicFilePersistence(self.path)
+            except OSError as exc:
+                log.warning("template state not kept (cannot create %s: %s)", self.path.parent,
+                            exc.strerror or exc)
         # drain3 loads any saved state in its constructor; afterwards we save on our own schedule.
-        self._tm = _Drain3Miner(self._persistence, dconf)
+        self._tm = self._load(dconf)
         self._tm.persistence_handler = None
         self._drain = self._tm.drain
         self._fast: dict[str, object] = {}
         self._dirty = False
         self._last_save = time.monotonic()
+
+    def _load(self, dconf: TemplateMinerConfig) -> _Drain3Miner:
+        """drain3's miner with the saved state loaded; an unreadable state is set aside and a fresh one begun."""
+        if self._persistence is None:
+            return _Drain3Miner(None, dconf)
+        try:
+            return _Drain3Miner(self._persistence, dconf)
+        except Exception as exc:  # truncated, corrupt or unreadable: any of zlib, base64, jsonpickle, OSError
+            aside = self.path.with_name(self.path.name + ".corrupt")  # type: ignore[union-attr]
+            try:
+                os.replace(self.path, aside)  # type: ignore[arg-type]
+                where = f"moved to {aside}"
+            except OSError:
+                where = "left in place"
+            log.warning("template state %s could not be read (%s); starting afresh, the old file %s",
+                        self.path, getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"[:120], where)
+            return _Drain3Miner(None, dconf)
 
     def add(self, message: str) -> Mined:
         """Mine one message (the text after the header). ``Mined.template`` is the cluster's
@@ -122,14 +178,19 @@ class TemplateMiner:
         """Write the state now (no-op without persistence or changes)."""
         if self._persistence is None or self.path is None:
             return None
+        self._last_save = time.monotonic()
         if self._dirty or not self.path.exists():
             self._tm.persistence_handler = self._persistence
             try:
                 self._tm.save_state("alsate")
+            except OSError as exc:  # disk full, read-only: the templates are still right in memory
+                if not self._save_failed:
+                    log.warning("template state not saved to %s: %s", self.path, exc.strerror or exc)
+                self._save_failed = True
+                return None
             finally:
                 self._tm.persistence_handler = None
             self._dirty = False
-        self._last_save = time.monotonic()
         return self.path
 
     def close(self) -> None:

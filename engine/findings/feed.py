@@ -1,11 +1,20 @@
-"""Runs the findings engine in its own thread and hands the panel snapshots.
+"""A findings engine run in its own thread, publishing snapshots with a per-minute rate series.
 
-The :class:`~alsate.engine.findings.FindingsEngine` is fed off the event loop
-(history can be a million records); only this thread touches it. Every
-``interval`` seconds, when something changed, it publishes a
+:class:`FindingsFeed` owns a :class:`~alsate.engine.findings.FindingsEngine`:
+only its thread touches the engine. Live records are handed over with
+:meth:`~FindingsFeed.feed` (never blocks); the history held in a store is read
+by sequence number in the thread (:meth:`~FindingsFeed.feed_history`). Every
+``interval`` seconds, when something changed, it calls ``publish`` with a
 :class:`FindingsSnapshot`: the findings in the engine's order, each with its
-rate per minute over the last :data:`SPARK_BUCKETS` minutes (event time), taken
-from the timestamps of the evidence records fed since the last snapshot.
+evidence count per minute over the last :data:`SPARK_BUCKETS` minutes (event
+time), taken from the timestamps of the evidence records fed since the last
+snapshot.
+
+An interactive front end shares the interpreter (and its GIL) with this
+thread. It can pass ``may_run``, an event it clears while it handles a key or
+paints: the feed then waits (at most ``yield_limit`` seconds) before its next
+slice of :data:`SLICE` records, so a busy findings engine does not halve the
+speed of the event loop. Nothing is dropped: records wait in the queue.
 """
 
 from __future__ import annotations
@@ -21,6 +30,12 @@ from alsate.engine.records import Record
 
 SPARK_BUCKETS = 12
 BUCKET_SECONDS = 60.0
+#: Records fed between two looks at ``may_run``.
+SLICE = 256
+#: Records of history read before they are fed as one batch.
+HISTORY_CHUNK = 5000
+#: Records whose timestamps are kept for the rate series before a snapshot is forced.
+RECENT_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -37,16 +52,19 @@ class FindingsSnapshot:
 
 
 class FindingsFeed:
-    """A thread that owns a findings engine."""
+    """A thread that owns a findings engine (set ``engine`` before :meth:`start`)."""
 
     def __init__(self, engine, publish: Callable[[FindingsSnapshot], None], *, interval: float = 0.5,
                  read_history: Callable[[int], Record | None] | None = None,
-                 on_history_done: Callable[[], None] | None = None) -> None:
+                 on_history_done: Callable[[], None] | None = None,
+                 may_run: threading.Event | None = None, yield_limit: float = 0.25) -> None:
         self.engine = engine
         self.publish = publish
         self.interval = interval
         self.read_history = read_history
         self.on_history_done = on_history_done
+        self.may_run = may_run
+        self.yield_limit = yield_limit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
         self._stop = threading.Event()
@@ -60,26 +78,29 @@ class FindingsFeed:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         self._queue.put(None)
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
         with contextlib.suppress(Exception):  # saving template state is best effort on exit
-            self.engine.close()
+            if self.engine is not None:
+                self.engine.close()
 
     def feed(self, records: Sequence[Record]) -> None:
-        """Live records (called from the event loop; never blocks)."""
+        """Live records (any thread; never blocks)."""
         if records:
             self._pending += len(records)
             self._queue.put(list(records))
 
     def feed_history(self, first_seq: int, end_seq: int) -> None:
-        """History held in the store, read by sequence number in this thread."""
+        """History held in a store, read by sequence number (``read_history``) in this thread."""
         self._pending += max(0, end_seq - first_seq)
         self._queue.put((first_seq, end_seq))
 
     @property
     def pending(self) -> int:
+        """Records handed over and not yet fed."""
         return self._pending
 
     def _run(self) -> None:
@@ -96,27 +117,43 @@ class FindingsFeed:
                     self._feed_history(*item)
                 elif item:
                     self._feed(item)
-            except Exception as exc:  # a detector bug must not kill the app: show it
+            except Exception as exc:  # a detector bug must not kill the front end: show it
                 self.error = f"findings engine: {type(exc).__name__}: {exc}"
                 self._dirty = True
             if time.monotonic() - last >= self.interval and self._dirty:
                 self._snapshot()
                 last = time.monotonic()
 
+    def _yield(self) -> None:
+        may_run = self.may_run
+        if may_run is not None and not may_run.is_set():
+            may_run.wait(self.yield_limit)
+
     def _feed(self, records: Sequence[Record]) -> None:
-        feed = self.engine.feed
+        engine = self.engine
+        feed_all = getattr(engine, "feed_all", None)
         recent = self._recent_ts
-        for record in records:
-            recent[record.id] = record.ts
-            feed(record)
-        self._pending = max(0, self._pending - len(records))
+        for start in range(0, len(records), SLICE):
+            if self._stop.is_set():
+                return
+            self._yield()
+            part = records[start:start + SLICE]
+            for record in part:
+                recent[record.id] = record.ts
+            if feed_all is not None:
+                feed_all(part)
+            else:
+                for record in part:
+                    engine.feed(record)
+            self._pending = max(0, self._pending - len(part))
         self._dirty = True
-        if len(recent) > 50_000:
+        if len(recent) > RECENT_LIMIT:
             self._snapshot()
 
     def _feed_history(self, first: int, end: int) -> None:
         read = self.read_history
         if read is None:
+            self._pending = max(0, self._pending - (end - first))
             return
         chunk: list[Record] = []
         skipped = 0
@@ -128,7 +165,7 @@ class FindingsFeed:
                 skipped += 1
             else:
                 chunk.append(record)
-            if len(chunk) >= 5000:
+            if len(chunk) >= HISTORY_CHUNK:
                 self._feed(chunk)
                 chunk = []
         self._feed(chunk)
