@@ -84,3 +84,9 @@ def test_hostile_log_text_is_inert() -> None:
     assert plain("a\x1b[2Jb\nc\u202ed") == "a?[2Jb c?d"
     table = findings_table(findings)
     assert "\x1b" not in table
+
+
+def test_plain_hides_every_character_that_reorders_or_splits_a_line():
+    # Arabic letter mark, line/paragraph separators, invisible operators, BOM, a lone surrogate
+    for char in "\u061c\u2028\u2029\u2060\u2064\ufeff\udc80\u202e":
+        assert plain(f"user{char}name") == "user?name", repr(char)

@@ -258,3 +258,9 @@ def test_opaque_tokens_copied_from_the_log_are_flagged():
     # hex ids (containers, hashes) are not opaque tokens: quoting them is ordinary
     hexlog = ["container 3f2a9c1d7e6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f exited with code 137"]
     assert not check_output("Cause - container 3f2a9c1d7e6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f was killed.", hexlog).flagged
+
+
+def test_separators_and_invisible_marks_never_reach_a_prompt_or_the_terminal():
+    for char in "\u061c\u2028\u2029\u2060\ufeff\u200b\u202e":
+        text = f"Failed password for ro{char}ot"
+        assert char not in sanitize(text) and char not in terminal_safe(text), repr(char)

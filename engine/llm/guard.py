@@ -46,7 +46,7 @@ _ANSI = re.compile(
 # C0 controls except tab and newline, DEL, C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidi overrides/isolates and zero-width characters that can hide text.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 # Special tokens of the chat templates alsate's models use, and the generic
 # ``<|...|>`` shape most modern templates share.
 _SPECIAL_TOKENS = re.compile(
