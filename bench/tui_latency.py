@@ -36,6 +36,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _keyprobe import percentile  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 
 LINE = ('203.0.113.{a} - - [{stamp}] "GET /api/v1/items/{n} HTTP/1.1" {status} 512 "-" '
@@ -95,15 +99,6 @@ class Writer:
             except (OSError, ValueError):
                 time.sleep(0.01)
         return 0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    low, high = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
 async def measure(args: argparse.Namespace) -> dict:
