@@ -115,7 +115,18 @@ async def measure(args: argparse.Namespace) -> dict:
     live.write_text("")
     # The live log starts empty, so its format is named (an empty file cannot be sniffed).
     sources = [FileSource(str(history)), FileSource(str(live), FileOptions(kind=SourceKind.NGINX_ACCESS))]
-    app = AlsateApp(sources, source_names="bench", capacity=args.capacity, llm=LLMSettings(enabled=False))
+    factory = None
+    if args.no_follow_yield:
+        from alsate.engine.collect import SourceSet
+
+        class FollowersNeverYield(SourceSet):
+            """The app's SourceSet with the follower threads' pause during keys turned off (for comparison)."""
+
+            may_run = property(lambda self: None, lambda self, value: None)
+
+        factory = FollowersNeverYield
+    app = AlsateApp(sources, source_names="bench", capacity=args.capacity, llm=LLMSettings(enabled=False),
+                    source_set_factory=factory, findings=not args.no_findings)
     pending: dict = {}
     done = asyncio.Event()
     original = app._display
@@ -228,6 +239,10 @@ def main() -> int:
     parser.add_argument("--write-live", metavar="PATH", help=argparse.SUPPRESS)  # the writer process
     parser.add_argument("--during-analysis", action="store_true",
                         help="time keys while the findings engine is still reading the history")
+    parser.add_argument("--no-follow-yield", action="store_true",
+                        help="for comparison: follower threads do not pause while a key is handled")
+    parser.add_argument("--no-findings", action="store_true",
+                        help="for comparison: no findings engine (its thread and its panel updates)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.write_live:

@@ -25,10 +25,6 @@ from alsate.engine.records import Record
 from alsate.engine.sources import FileSource, JournalSource, Source
 from alsate.engine.store import Store
 
-#: A chunk with more lines than this that the access-log fast path cannot take is read record by record.
-MAX_WHOLE_LINES = 256
-
-
 @dataclass
 class SourceSet:
     sources: Sequence[Source]
@@ -42,6 +38,10 @@ class SourceSet:
     #: File offsets where history reading ended, so following starts exactly there.
     _offsets: dict[str, int] = field(default_factory=dict)
     _journal_cursor: dict[str, str] = field(default_factory=dict)
+    #: Cleared by an interactive front end while it handles a key or paints: the follower threads then
+    #: wait (at most ``yield_limit`` seconds) before reading and parsing their next batch. Nothing is lost.
+    may_run: threading.Event | None = None
+    yield_limit: float = 0.25
 
     def __post_init__(self) -> None:
         for source in self.sources:
@@ -157,11 +157,8 @@ class SourceSet:
         src = store.source_id(source.origin, source.kind, parser)
         count = 0
         for offsets, lines in source.chunks():
-            last_ts = parser.last_ts
-            columns = parser.access_columns(offsets, lines)
-            if columns is None or len(columns.parsed) > MAX_WHOLE_LINES:
-                # No $time_local, or a chunk of mostly stray lines: record by record.
-                parser.last_ts = last_ts
+            columns = parser.batch_columns(offsets, lines)
+            if columns is None:  # no $time_local, or a chunk of mostly stray lines: record by record
                 parse = parser.parse
                 records = [parse(line, pos) for pos, line in zip(offsets, lines, strict=True)]
                 for record in records:
@@ -200,7 +197,14 @@ class SourceSet:
                     stream = source.follow_batches(self._stop, from_tail=cursor is None)
                 else:  # a source with only a per-record follow (the demo replay)
                     stream = ([record] for record in source.follow(self._stop, from_tail=cursor is None))
-            for batch in stream:
+            may_run = self.may_run
+            stream = iter(stream)
+            while True:
+                if may_run is not None and not may_run.is_set():
+                    may_run.wait(self.yield_limit)
+                batch = next(stream, None)
+                if batch is None:
+                    break
                 while not self._stop.is_set():
                     try:
                         self._queue.put(batch, timeout=0.25)
@@ -248,6 +252,15 @@ class SourceSet:
             yield from self.poll_live(0.2)
         assert self._buffer is not None
         yield from self._buffer.drain()
+
+    def take_notices(self) -> list[str]:
+        """What followed files told since the last call (deleted, recreated, cannot be reopened), oldest first."""
+        out: list[str] = []
+        for source in self.sources:
+            notices = getattr(source, "notices", None)
+            while notices:
+                out.append(notices.popleft())
+        return out
 
     def stop(self) -> None:
         self._stop.set()

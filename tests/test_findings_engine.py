@@ -38,6 +38,32 @@ def test_evidence_holds_every_record_id() -> None:
     assert len(f.evidence) == 3000 and f.evidence == tuple(r.id for r in records)
 
 
+def test_a_long_lived_finding_keeps_its_first_and_latest_evidence() -> None:
+    """A finding that never stops (days of 5xx, a scanner) counts every record but holds a bounded list of
+    ids: the first ones and the latest ones; the report and the JSON say how many were let go."""
+    from alsate.engine.findings.model import EVIDENCE_TRIM_AT, FIRST_EVIDENCE, LATEST_EVIDENCE
+    from alsate.engine.findings.report import markdown_report
+
+    engine = FindingsEngine(persist_templates=False)
+    total = 0
+    lengths = []
+    for chunk in range(40):
+        ids = [f"access.log#{n}" for n in range(total, total + 5000)]
+        engine.report("test.stream:x", detector="test", title="a stream", category="availability", severity=3,
+                      ts=1000.0 + chunk, evidence=ids)
+        total += len(ids)
+        lengths.append(len(engine.get("test.stream:x").evidence))
+    f = engine.get("test.stream:x")
+    assert f.count == total == 200_000
+    assert max(lengths) <= EVIDENCE_TRIM_AT and len(f.evidence) >= FIRST_EVIDENCE + LATEST_EVIDENCE
+    assert f.evidence[:FIRST_EVIDENCE] == tuple(f"access.log#{n}" for n in range(FIRST_EVIDENCE))
+    tail = f.evidence[FIRST_EVIDENCE:]
+    assert tail == tuple(f"access.log#{n}" for n in range(total - len(tail), total))
+    assert f.evidence_dropped == total - len(f.evidence)
+    assert f.to_json()["evidence_dropped"] == f.evidence_dropped
+    assert f"{total} evidence records ({len(f.evidence)} kept: the first and the latest)" in markdown_report([f])
+
+
 def test_finding_ages_out_of_active_but_stays_listed() -> None:
     engine = FindingsEngine(persist_templates=False, active_window=600)
     engine.feed_all(parse_lines("syslog", [_failure(i) for i in range(12)], origin="auth.log"))
@@ -156,3 +182,22 @@ def test_engine_keeps_template_ids_across_restarts(tmp_path, monkeypatch) -> Non
     assert second.templates.feed(records[0]) == key  # same Drain cluster id after the restart
     second.feed_all(records)
     assert second.get("ssh.bruteforce:203.0.113.9").template == first.get("ssh.bruteforce:203.0.113.9").template
+
+
+def test_a_live_view_keeps_a_bounded_number_of_inactive_findings() -> None:
+    engine = FindingsEngine(persist_templates=False, max_inactive=50, active_window=60)
+    for n in range(300):  # a new scanner address every 10 s, each quiet after its one event
+        engine.report(f"test.scan:{n}", detector="test", title=f"scan {n}", category="security", severity=4,
+                      ts=1000.0 + n * 10, evidence=[f"a.log#{n}"])
+    engine.now = 1000.0 + 299 * 10
+    found = engine.findings()
+    inactive = [f for f in found if not f.active]
+    assert len(inactive) == 50 and engine.forgotten == 300 - 50 - sum(f.active for f in found)
+    # The most recent quiet ones are kept, and the active ones all are.
+    assert min(int(f.id.split(":")[1]) for f in inactive) == 300 - len(found)
+    assert all(f.active for f in found if int(f.id.split(":")[1]) >= 294)
+    keep_all = FindingsEngine(persist_templates=False, active_window=60)  # the default (a scan): every one
+    for n in range(300):
+        keep_all.report(f"test.scan:{n}", detector="test", title=f"scan {n}", category="security", severity=4,
+                        ts=1000.0 + n * 10, evidence=[f"a.log#{n}"])
+    assert len(keep_all.findings()) == 300 and keep_all.forgotten == 0

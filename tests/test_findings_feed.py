@@ -9,7 +9,7 @@ import time
 import pytest
 from alsate.engine.collect import SourceSet
 from alsate.engine.findings import FindingsEngine
-from alsate.engine.findings.feed import BUCKET_SECONDS, SPARK_BUCKETS, FindingsFeed, FindingsSnapshot
+from alsate.engine.findings.feed import BUCKET_SECONDS, COLUMN_SLICE, SPARK_BUCKETS, FindingsFeed, FindingsSnapshot
 from alsate.engine.sources.demo import demo_sources
 from alsate.engine.store import Store
 
@@ -73,27 +73,83 @@ def test_live_records_make_findings_with_a_rate_series(demo_store: Store) -> Non
     assert sum(sum(row.rate) for row in snapshot.rows) > 0
 
 
-def test_history_is_read_by_sequence_number_and_gaps_are_skipped(demo_store: Store) -> None:
+def _history_snapshot(store: Store) -> tuple[FindingsFeed, FindingsSnapshot]:
     published = Published()
     done = threading.Event()
-    missing = set(range(demo_store.first_seq, demo_store.end_seq, 7))
-
-    def read(seq: int):
-        return None if seq in missing else demo_store.get(seq)
-
-    feed = FindingsFeed(FindingsEngine(persist_templates=False), published, interval=0.05, read_history=read,
+    feed = FindingsFeed(FindingsEngine(persist_templates=False), published, interval=0.05, store=store,
                         on_history_done=done.set)
     feed.start()
     try:
-        feed.feed_history(demo_store.first_seq, demo_store.end_seq)
-        assert feed.pending == len(demo_store)
-        assert done.wait(30)
+        feed.feed_history(0, store.end_seq)
+        assert done.wait(60)
         snapshot = published.wait(lambda s: s.pending == 0)
     finally:
         feed.stop()
-    assert snapshot.records == len(demo_store) - len(missing)
-    assert feed.pending == 0 and feed.error is None
+    return feed, snapshot
+
+
+def test_history_gives_the_findings_of_feeding_every_record(demo_store: Store) -> None:
+    """The store's history read in the thread (the access log column-wise, the rest as records) finds
+    what feeding each record does, with the same evidence and counts."""
+    feed, snapshot = _history_snapshot(demo_store)
+    assert snapshot.records == len(demo_store) and feed.pending == 0 and feed.error is None
+    twin = FindingsEngine(persist_templates=False)
+    for record in demo_store:
+        twin.feed(record)
+    expected = [(f.id, f.title, f.count, list(f.evidence)) for f in twin.findings()]
+    got = [(f.id, f.title, f.count, list(f.evidence)) for f in (row.finding for row in snapshot.rows)]
+    assert got == expected
     assert any("Scanner probing" in t for t in titles(snapshot))
+    assert any(t.startswith("SSH brute force from 203.0.113.45") for t in titles(snapshot))
+
+
+def test_history_skips_what_the_store_dropped() -> None:
+    store = Store(capacity=3000)
+    SourceSet(demo_sources(anchor=ANCHOR)).load(store)
+    assert store.dropped > 0
+    feed, snapshot = _history_snapshot(store)
+    assert snapshot.records == len(store) and feed.pending == 0
+
+
+def test_history_of_an_access_log_with_stray_lines_and_lines_without_a_time(tmp_path, monkeypatch) -> None:
+    """An access log held as lines goes column-wise; a chunk of mostly stray lines and a line read
+    with no time of its own go as records with the time the store holds."""
+    from alsate.engine.formats import AccessLogParser
+
+    parser = AccessLogParser(str(tmp_path / "access.log"))
+    store = Store()
+    src = store.source_id(parser.origin, parser.kind, parser)
+    good = '203.0.113.9 - - [02/Mar/2024:14:{m:02d}:{s:02d} +0000] "GET /wp-login.php?{n} HTTP/1.1" 404 5 "-" "x"'
+    lines = [good.format(m=n // 60, s=n % 60, n=n) for n in range(3000)]
+    lines[1500:1800] = [f"stray line {n}" for n in range(300)]  # a stray run longer than a column chunk takes
+    offset, positions = 0, []
+    for line in lines:
+        positions.append(offset)
+        offset += len(line) + 1
+    rows = [parser.columns(line, pos) for line, pos in zip(lines, positions)]
+    store.append_chunk(src, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], parser.unit,
+                       parser.host, positions, lines)
+    columnwise: list[int] = []
+    original = FindingsEngine.feed_access_columns
+
+    def counted(self, origin, positions, columns):
+        columnwise.append(len(positions))
+        return original(self, origin, positions, columns)
+
+    monkeypatch.setattr(FindingsEngine, "feed_access_columns", counted)
+    feed, snapshot = _history_snapshot(store)
+    # Slices with few stray lines go column-wise, the slice holding the 300 stray ones line by line.
+    slices = [lines[k:k + COLUMN_SLICE] for k in range(0, len(lines), COLUMN_SLICE)]
+    expected = [len(part) for part in slices if sum(line.startswith("stray") for line in part) <= 256]
+    assert columnwise == expected and 0 < sum(expected) < len(lines)
+    monkeypatch.setattr(FindingsEngine, "feed_access_columns", original)
+    twin = FindingsEngine(persist_templates=False)
+    for record in store:
+        twin.feed(record)
+    assert snapshot.records == len(store) == 3000
+    assert [(f.id, f.count, list(f.evidence)) for f in twin.findings()] == [
+        (row.finding.id, row.finding.count, list(row.finding.evidence)) for row in snapshot.rows]
+    assert snapshot.rows
 
 
 def test_the_feed_waits_while_the_front_end_paints(demo_store: Store) -> None:

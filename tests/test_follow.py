@@ -125,3 +125,33 @@ def test_empty_file_gets_its_format_from_its_first_followed_lines(tmp_path: Path
     stop.set()
     assert source.kind == SourceKind.NGINX_ACCESS
     assert batch[0].extra["status"] == 502 and batch[0].priority == 3
+
+
+def test_followers_wait_while_the_front_end_is_busy_and_lose_nothing(tmp_path: Path):
+    """``SourceSet.may_run`` cleared: appended lines are not read (the front end has the GIL); set: all are."""
+    import threading
+    import time
+
+    from alsate.engine.collect import SourceSet
+    from alsate.engine.sources import FileSource
+    from alsate.engine.store import Store
+
+    log = tmp_path / "app.log"
+    log.write_text("May  1 00:00:00 web1 app[1]: ERROR before\n")
+    may_run = threading.Event()
+    sources = SourceSet([FileSource(str(log))], window=0.0, may_run=may_run, yield_limit=30)
+    sources.load(Store())
+    sources.start_follow()
+    try:
+        for n in range(50):
+            append(log, f"May  1 00:00:{n + 1:02d} web1 app[1]: ERROR line {n}")
+        time.sleep(0.8)
+        assert sources.poll_live(0.1) == []  # held back, not dropped
+        may_run.set()
+        got: list = []
+        deadline = time.monotonic() + 10
+        while len(got) < 50 and time.monotonic() < deadline:
+            got += sources.poll_live(0.2)
+        assert [r.message for r in got] == [f"ERROR line {n}" for n in range(50)]
+    finally:
+        sources.stop()

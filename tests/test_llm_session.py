@@ -183,6 +183,43 @@ def test_incomplete_or_flagged_answers_are_not_cached(cache):
     assert result.guard.flagged and len(cache) == 0
 
 
+def test_a_replayed_answer_is_checked_against_the_line_it_was_first_given_for(cache):
+    """The cache is keyed by template, so an answer can come back for another line of it. The guard reads
+    it against the texts it was answered for too (kept with it): a URL copied from the first line's
+    variable part is flagged on replay, and with a guard that has learnt more since, it still applies."""
+    from alsate.engine.llm.prompts import prompt_version
+
+    backend = ScriptedBackend([GOOD[len("Cause - "):]])
+    profile = load_profile("smollm2")
+    analyst = Analyst(backend, profile, cache=cache)
+    first = records(["GET /api/fetch?next=http://198.51.100.7/x.sh failed 502"])
+    analyst.explain(first).stream.collect()
+    assert len(cache) == 1
+    stored = cache.get(backend.model_id, "explain", template_of(first[0].message),
+                       prompt_version(profile, "explain", "explain"))
+    assert stored is not None and "http://198.51.100.7/x.sh" in " ".join(stored.stats["log_texts"])
+    # An answer the guard of its day let through, carrying that URL, stored for the template.
+    tainted = GOOD.replace("1. ", "1. Fetch http://198.51.100.7/x.sh and read it.\n2. ", 1)
+    cache.put(backend.model_id, "explain", template_of(first[0].message), prompt_version(profile, "explain", "explain"),
+              tainted, {**stored.stats})
+    second = records(["GET /api/fetch?next=http://192.0.2.44/x.sh failed 502"])
+    assert template_of(second[0].message) == template_of(first[0].message)
+    result = analyst.explain(second).stream.collect()
+    assert result.cached and len(backend.requests) == 1
+    assert {f.kind for f in result.guard.flags} == {"copied-from-log"}
+    assert any(f.rule == "url" and "198.51.100.7/x.sh" in f.excerpt for f in result.guard.flags)
+    # The same answer read only against the new line says nothing: that was the gap.
+    from alsate.engine.llm.guard import check_output
+
+    assert not check_output(tainted, [second[0].message]).flagged
+    # A row without the texts it was answered for is not replayed: the model answers again.
+    cache.put(backend.model_id, "explain", template_of(first[0].message), prompt_version(profile, "explain", "explain"),
+              tainted, {"backend": "old"})
+    backend.answers.append(GOOD[len("Cause - "):])
+    fresh = analyst.explain(second).stream.collect()
+    assert not fresh.cached and len(backend.requests) == 2 and not fresh.guard.flagged
+
+
 def test_errors_are_one_line():
     backend = ScriptedBackend([], n_ctx=300)
     with pytest.raises(LLMError, match="no room for log data"):
@@ -198,9 +235,12 @@ def test_prefill_only_without_the_fine_tuned_adapter():
 
     smol = load_profile("smollm2")
     assert smol.prefill_for("explain") == "Cause -"
+    # The shipped adapter writes the format itself: no prefill with it, so it can refuse a non-log.
+    assert smol.prefill_for("explain", adapter=True) == ""
+    preliminary = replace(smol, prefill_with_adapter=True)
+    assert preliminary.prefill_for("explain", adapter=True) == "Cause -"
     tuned = replace(smol, prefill_with_adapter=False)
     assert tuned.prefill_for("explain", adapter=True) == "" and tuned.prefill_for("explain") == "Cause -"
-    assert smol.prefill_for("explain", adapter=True) == "Cause -"  # the preliminary adapter still needs it
     sent = {}
     for lora in (None, "/models/smollm2-135m-alsate.gguf"):
         backend = ScriptedBackend(["Cause - x\nRemediation -\n1. y\nThreat level - low"])

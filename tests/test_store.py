@@ -111,7 +111,7 @@ def test_capacity_must_be_positive():
         Store(capacity=0)
 
 
-def test_lookup_finds_records_by_id_without_an_index():
+def test_lookup_finds_line_and_whole_records_by_id():
     parser = AccessLogParser("/var/log/nginx/access.log")
     store = Store()
     store.source_id(parser.origin, parser.kind, parser)
@@ -122,3 +122,64 @@ def test_lookup_finds_records_by_id_without_an_index():
     found = store.lookup(["/var/log/nginx/access.log#300", "journal#c7", "nope#1", "/var/log/nginx/access.log#301"])
     assert sorted(found) == ["/var/log/nginx/access.log#300", "journal#c7"]
     assert found["/var/log/nginx/access.log#300"].extra["path"] == "/3"
+
+
+def test_lookup_after_eviction_and_across_sources_with_equal_positions():
+    first, second = AccessLogParser("/logs/a.log"), AccessLogParser("/logs/b.log")
+    store = Store(capacity=400)
+    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" 503 5 "-" "curl/8"'
+    for parser in (first, second):
+        store.source_id(parser.origin, parser.kind, parser)
+    for n in range(300):
+        for parser in (first, second):
+            store.append(parser.parse(line.format(n=f"{parser.origin}/{n}"), n))
+        store.append(rec(n, 3))
+    # 900 appended, 400 held: the oldest went in chunks.
+    assert store.first_seq > 0 and len(store) <= 400
+    held = {store.get(seq).id for seq in range(store.first_seq, store.end_seq)}
+    asked = ["/logs/a.log#5", "/logs/b.log#5", "journal#c5", "/logs/a.log#299", "/logs/b.log#299",
+             "journal#c299", "journal#c298"]
+    found = store.lookup(asked)
+    assert set(found) == {rid for rid in asked if rid in held}
+    assert found["/logs/b.log#299"].extra["path"] == "//logs/b.log/299"
+    assert found["journal#c299"].pos == "c299"
+    # The id index forgets what was evicted.
+    assert all(seq >= store.first_seq for seq in store._record_seqs.values())
+    assert len(store._record_seqs) == sum(1 for rid in held if rid.startswith("journal#"))
+
+
+def test_lookup_of_journal_records_appended_in_a_chunk():
+    store = Store()
+    rows = [(1000.0 + n, 3, 3, "app", "h1", -1, rec(n, 3), store.source_id("journal", "journal")) for n in range(10)]
+    store.append_rows(rows)
+    assert sorted(store.lookup(["journal#c2", "journal#c9", "journal#c10"])) == ["journal#c2", "journal#c9"]
+
+
+def test_evidence_view_of_line_and_journal_records_grows_and_keeps_other_constraints():
+    parser = AccessLogParser("/logs/a.log")
+    store = Store()
+    store.source_id(parser.origin, parser.kind, parser)
+    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" {status} 5 "-" "curl/8"'
+    for n in range(200):
+        store.append(parser.parse(line.format(n=n, status=503 if n % 2 else 200), n * 10))
+        store.append(rec(n, n % 8))
+    ids = frozenset({"/logs/a.log#30", "/logs/a.log#40", "/logs/a.log#1990", "/logs/a.log#31", "journal#c4",
+                     "journal#c3", "nope#1"})
+    every = store.view(Query(ids=ids))
+    errors = store.view(Query(ids=ids, priorities=frozenset(range(4))))
+    for view in (every, errors):
+        view.refresh()
+    expected = [seq for seq in range(store.end_seq) if store.id_of(seq) in ids]
+    assert list(every.matches) == expected and len(expected) == 5
+    assert [store.get(s).id for s in errors.matches] == ["/logs/a.log#30", "journal#c3", "/logs/a.log#1990"]
+    # Records arriving later join the view on the next refresh; older ones are not added twice.
+    wider = ids | {"/logs/a.log#5000", "journal#c900"}
+    grows = store.view(Query(ids=wider))
+    grows.refresh()
+    assert list(grows.matches) == expected
+    store.append(parser.parse(line.format(n="late", status=502), 5000))
+    store.append(rec(900, 3))
+    grows.refresh()
+    fresh = store.view(Query(ids=wider))
+    fresh.refresh()
+    assert list(grows.matches) == list(fresh.matches) == expected + [store.end_seq - 2, store.end_seq - 1]

@@ -83,3 +83,29 @@ def test_no_persistence_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     miner.add("hello 1")
     assert miner.save() is None
     assert not (tmp_path / "templates").exists()
+
+
+def test_state_with_jsonpickle_tags_in_log_words_survives_a_restart(tmp_path: Path) -> None:
+    """Log words are keys of drain3's prefix tree, which is saved with jsonpickle: a word such as
+    ``py/object`` or ``py/ref`` in an attacker's line must not change the tree read back."""
+    from jsonpickle import tags
+
+    words = sorted(tags.RESERVED) + ["py/b64", "py/mod", "py/future-tag", "\ue000py/x", "\ue000"]
+    messages = []
+    for word in words:
+        messages += [f"{word} login failed for user {word}", f"{word} {word} {word}", f"session {word} opened",
+                     word, f"GET /{word} HTTP/1.1 from {word}"]
+    path = tmp_path / "state.bin"
+    miner = TemplateMiner("web1", path=path)
+    ids = [miner.add_id(m) for m in messages]
+    before = sorted(miner.clusters())
+    miner.close()
+    again = TemplateMiner("web1", path=path)
+    assert not path.with_name(path.name + ".corrupt").exists()
+    assert sorted(again.clusters()) == before
+    # The restored tree sends every message to the cluster it had (a broken tree made new ones).
+    assert [again.add_id(m) for m in messages] == ids
+    assert len(again.clusters()) == len(before)
+    # Templates show the words as written.
+    assert again.template(ids[0]) == f"{words[0]} login failed for user {words[0]}"
+    assert any(t == "\ue000py/x \ue000py/x \ue000py/x" for _, _, t in again.clusters())

@@ -34,6 +34,14 @@ async def type_text(pilot, text: str) -> None:
         await pilot.press(char if char != " " else "space")
 
 
+async def search(pilot, text: str) -> None:
+    """``/``, the pattern (replacing the last one), Enter."""
+    await pilot.press("slash")
+    pilot.app.focused.value = ""
+    await type_text(pilot, text)
+    await pilot.press("enter")
+
+
 @run_async
 async def test_startup_shows_history_findings_and_status() -> None:
     app = make_app()
@@ -92,17 +100,12 @@ async def test_search_highlights_and_n_N_move_between_matches() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, findings=False)
         await pilot.press("7")
-        await pilot.press("slash")
-        await type_text(pilot, "Accepted password")
-        await pilot.press("enter")
+        await search(pilot, "Accepted password")
         record = app.log_pane.cursor_record()
         assert record is not None and "Accepted password" in record.message
         assert app.log_pane.follow is False
         assert "search /Accepted password/" in app.crumbs()
-        await pilot.press("slash")
-        app.focused.value = ""
-        await type_text(pilot, "failed password for root")
-        await pilot.press("enter")
+        await search(pilot, "failed password for root")
         first = app.log_pane.cursor_seq()
         assert re.search("failed password for root", app.log_pane.cursor_record().message, re.I)
         await pilot.press("N")  # the search started at the newest match: N goes to older ones
@@ -608,3 +611,39 @@ async def test_a_short_terminal_keeps_the_log_and_status_and_restores_the_rest()
         await pilot.pause(0.3)
         assert app.findings_panel.region.height > 3 and app.chat.region.height > 3
         assert re.match(r"\d\d:\d\d:\d\d \S+ +[ACER][<> ]", app.log_pane.render_lines_text()[0])
+
+
+@run_async
+async def test_notifications_show_search_text_literally() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, findings=False)
+        await search(pilot, "[bold]nowhere[/bold] \x1b\\[31m")
+        await wait_for(pilot, lambda: any("no match" in n.message for n in app._notifications))
+        message = next(n.message for n in app._notifications if "no match" in n.message)
+        assert message == "no match for /[bold]nowhere[/bold] ^[\\[31m/"
+        await search(pilot, "[red]x[")
+        await wait_for(pilot, lambda: any("bad regex" in n.message for n in app._notifications))
+        message = next(n.message for n in app._notifications if "bad regex" in n.message)
+        assert message.startswith("bad regex '[red]x[': unterminated character set")
+        assert app.is_running and app.screen.is_current
+
+
+@run_async
+async def test_a_followed_file_deleted_and_recreated_is_told(tmp_path) -> None:
+    from alsate.engine.sources import FileSource
+
+    log = tmp_path / "app.log"
+    log.write_text("2024-03-02T14:01:33+00:00 web1 app[1]: error: first line\n")
+    app = make_app(live=True, sources=[FileSource(str(log))], filters=Filters(levels=frozenset(range(8))))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: not app._loading and len(app.view) == 1)
+        await pilot.pause(0.5)  # following
+        log.unlink()
+        # Told once the file has stayed away past the follower's grace: a toast and the status bar.
+        await wait_for(pilot, lambda: any(f"{log} was deleted" in n.message for n in app._notifications), timeout=20)
+        assert f"{log} was deleted" in app.status_info().warning
+        log.write_text("2024-03-02T14:02:00+00:00 web1 app[1]: error: after the new file\n")
+        await wait_for(pilot, lambda: len(app.view) == 2, timeout=20)
+        await wait_for(pilot, lambda: f"following the new {log}" in app.status_info().warning)
+        assert "after the new file" in app.store.get(app.view.matches[-1]).message

@@ -8,8 +8,9 @@ The app holds the engine's objects and wires the widgets to them:
   is the only place the store is written after loading;
 - a :class:`~alsate.engine.store.View` for the current filters, extended on a
   timer (10 per second, with a budget) so repaints are batched;
-- a findings engine in its own thread (:mod:`alsate.engine.findings.feed`), which
-  waits while the event loop handles a key or paints (``_ui_idle``);
+- a findings engine in its own thread (:mod:`alsate.engine.findings.feed`); it
+  and the follower threads wait while the event loop handles a key or paints
+  (``_ui_idle``), so a key does not queue for the GIL behind them;
 - an :class:`~alsate.engine.llm.analyst.Analyst` opened in the background
   (the app is usable while the model loads), answers streamed into the chat.
 
@@ -38,7 +39,7 @@ from alsate.engine.store import Query, Store, View
 from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
 from alsate.tui.findings_panel import FindingsPanel
-from alsate.tui.format import priorities_label
+from alsate.tui.format import priorities_label, safe
 from alsate.tui.log_pane import LogPane
 from alsate.tui.status_bar import Breadcrumb, StatusBar, StatusInfo
 from textual import events, work
@@ -72,6 +73,8 @@ EXIT_GRACE = 3.0
 GC_THRESHOLD = 50_000
 #: Findings panel refresh (seconds).
 FINDINGS_INTERVAL = 1.0
+#: Inactive findings the panel keeps (the most recent); older ones are let go so days of scanners do not pile up.
+MAX_INACTIVE_FINDINGS = 2000
 #: Longest the findings thread waits for the event loop to finish a key or a frame (seconds).
 UI_YIELD = 0.25
 #: Terminal heights below which the findings and chat panes, then the footer, are left out (the log
@@ -340,6 +343,9 @@ class AlsateApp(App[int]):
 
         factory = self.source_set_factory or (lambda sources: SourceSet(sources))
         self.source_set = factory(self.sources)
+        # The follower threads, like the findings thread, stay off the GIL while a key is handled.
+        self.source_set.may_run = self._ui_idle
+        self.source_set.yield_limit = UI_YIELD
         self.source_set.warnings.extend(self.startup_warnings)
         for warning in self.source_set.warnings:
             self._warning = warning
@@ -354,19 +360,13 @@ class AlsateApp(App[int]):
         else:
             from alsate.engine.findings import FindingsEngine
 
-            engine = FindingsEngine(persist_templates=False)
+            engine = FindingsEngine(persist_templates=False, max_inactive=MAX_INACTIVE_FINDINGS)
 
         def publish(snapshot: FindingsSnapshot) -> None:
             if not self._stopping.is_set():
                 self.post_message(FindingsUpdated(snapshot))
 
-        def read(seq: int) -> Record | None:
-            try:
-                return self.store.get(seq)
-            except (IndexError, ValueError):
-                return None
-
-        return FindingsFeed(engine, publish, read_history=read, interval=FINDINGS_INTERVAL,
+        return FindingsFeed(engine, publish, store=self.store, interval=FINDINGS_INTERVAL,
                             on_history_done=_freeze_heap, may_run=self._ui_idle, yield_limit=UI_YIELD)
 
     @work(thread=True, exclusive=True, group="sources", exit_on_error=False)
@@ -404,6 +404,8 @@ class AlsateApp(App[int]):
             if source_set.warnings:
                 self._from_thread(self._set_warning, source_set.warnings[-1])
                 source_set.warnings.clear()
+            for notice in source_set.take_notices():
+                self._from_thread(self._source_notice, notice)
 
     def _from_thread(self, callback, *args) -> bool:
         if self._stopping.is_set():
@@ -426,6 +428,17 @@ class AlsateApp(App[int]):
         self.log_pane.empty_message = "no records match the filters (0-7: priority, x: clear filters)"
         self._dirty = True
         self._tick()
+
+    def _source_notice(self, notice: str) -> None:
+        """A followed file was deleted, recreated or cannot be reopened: a toast, and the status bar."""
+        self.notify(notice, severity="warning", timeout=6)
+        self._set_warning(notice)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Textual's notify for untrusted text: markup off by default and control characters made visible
+        (messages carry search patterns, paths and error text)."""
+        super().notify(safe(message, 300), title=title, severity=severity, timeout=timeout, markup=markup)
 
     def _set_warning(self, warning: str) -> None:
         self._warning = warning

@@ -250,9 +250,7 @@ def _follow(source_set: SourceSet, store: Store, query: Query, as_json: bool) ->
             for warning in source_set.warnings:
                 print(f"alsate: warning: {visible(warning)}", file=sys.stderr)
             source_set.warnings.clear()
-            for source in source_set.sources:
-                notices = getattr(source, "notices", None)
-                while notices:
-                    print(f"alsate: note: {visible(notices.popleft())}", file=sys.stderr)
+            for notice in source_set.take_notices():
+                print(f"alsate: note: {visible(notice)}", file=sys.stderr)
     finally:
         source_set.stop()

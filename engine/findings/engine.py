@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from alsate.engine.findings.model import Finding, FindingState
+from alsate.engine.findings.model import EVIDENCE_TRIM_AT, Finding, FindingState
 from alsate.engine.records import DEFAULT_MAX_PRIORITY, Record, SourceKind
 from alsate.engine.templates.index import TemplateIndex
 
@@ -75,8 +75,12 @@ class FindingsEngine:
 
     def __init__(self, *, max_priority: int = DEFAULT_MAX_PRIORITY, active_window: float = DEFAULT_ACTIVE_WINDOW,
                  templates: TemplateIndex | None = None, persist_templates: bool = True,
-                 detectors: Sequence[Detector] | None = None) -> None:
+                 detectors: Sequence[Detector] | None = None, max_inactive: int | None = None) -> None:
         self.max_priority = max_priority
+        #: Inactive findings kept (the most recent); ``None`` keeps all. A live view that runs for days sets
+        #: it: every scanner address makes a finding of its own, and old ones would pile up.
+        self.max_inactive = max_inactive
+        self.forgotten = 0  # inactive findings let go under ``max_inactive``
         self.active_window = active_window
         self.templates = templates if templates is not None else TemplateIndex(persist=persist_templates)
         self.detectors = list(detectors) if detectors is not None else default_detectors()
@@ -203,6 +207,8 @@ class FindingsEngine:
             if not ev or ev[-1] != rid:
                 ev.append(rid)
                 added += 1
+        if len(ev) > EVIDENCE_TRIM_AT:
+            state.trim_evidence()
         state.count += added if count is None else count
         state.version += 1
         if ts > state.last:
@@ -245,6 +251,8 @@ class FindingsEngine:
         ``now`` defaults to the newest record time seen; a live view may pass the wall clock so
         that findings age out while nothing arrives.
         """
+        if self.max_inactive is not None and len(self._states) > self.max_inactive:
+            self._forget_inactive(now)
         out = []
         for state in list(self._states.values()):  # a copy: a feeding thread may add findings meanwhile
             if max_severity is not None and state.severity > max_severity:
@@ -255,6 +263,18 @@ class FindingsEngine:
             out.append(snap)
         out.sort(key=lambda f: (not f.active, f.severity, -f.last_seen, f.id))
         return out
+
+    def _forget_inactive(self, now: float | None) -> None:
+        """Drop the inactive findings beyond :attr:`max_inactive`, the longest quiet first."""
+        inactive = [state for state in list(self._states.values()) if not self.is_active(state, now)]
+        extra = len(inactive) - self.max_inactive  # type: ignore[operator]
+        if extra <= 0:
+            return
+        inactive.sort(key=lambda state: state.last)
+        for state in inactive[:extra]:
+            self._states.pop(state.id, None)
+            self._snaps.pop(state.id, None)
+        self.forgotten += extra
 
     def __len__(self) -> int:
         return len(self._states)

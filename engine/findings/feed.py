@@ -3,7 +3,9 @@
 :class:`FindingsFeed` owns a :class:`~alsate.engine.findings.FindingsEngine`:
 only its thread touches the engine. Live records are handed over with
 :meth:`~FindingsFeed.feed` (never blocks); the history held in a store is read
-by sequence number in the thread (:meth:`~FindingsFeed.feed_history`). Every
+in the thread (:meth:`~FindingsFeed.feed_history`), an access log's lines
+column-wise when the engine takes them so (the way ``alsate scan`` reads a
+file), other lines re-parsed into records. Every
 ``interval`` seconds, when something changed, it calls ``publish`` with a
 :class:`FindingsSnapshot`: the findings in the engine's order, each with its
 evidence count per minute over the last :data:`SPARK_BUCKETS` minutes (event
@@ -25,8 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from alsate.engine.records import Record
+
+if TYPE_CHECKING:
+    from alsate.engine.store import LineRun, Store
 
 SPARK_BUCKETS = 12
 BUCKET_SECONDS = 60.0
@@ -34,6 +40,8 @@ BUCKET_SECONDS = 60.0
 SLICE = 256
 #: Records of history read before they are fed as one batch.
 HISTORY_CHUNK = 5000
+#: Access-log lines of history fed column-wise at once (a few ms: the front end is not held up).
+COLUMN_SLICE = 2048
 #: Records whose timestamps are kept for the rate series before a snapshot is forced.
 RECENT_LIMIT = 50_000
 
@@ -55,13 +63,14 @@ class FindingsFeed:
     """A thread that owns a findings engine (set ``engine`` before :meth:`start`)."""
 
     def __init__(self, engine, publish: Callable[[FindingsSnapshot], None], *, interval: float = 0.5,
-                 read_history: Callable[[int], Record | None] | None = None,
+                 store: Store | None = None,
                  on_history_done: Callable[[], None] | None = None,
                  may_run: threading.Event | None = None, yield_limit: float = 0.25) -> None:
         self.engine = engine
         self.publish = publish
         self.interval = interval
-        self.read_history = read_history
+        self.store = store
+        self._parsers: dict[str, object] = {}  # this thread's copies of the store's parsers
         self.on_history_done = on_history_done
         self.may_run = may_run
         self.yield_limit = yield_limit
@@ -70,7 +79,7 @@ class FindingsFeed:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alsate findings", daemon=True)
         self._series: dict[str, dict[int, int]] = {}
-        self._evidence_len: dict[str, int] = {}
+        self._evidence_seen: dict[str, int] = {}  # per finding: evidence ids added, as of the last snapshot
         self._recent_ts: dict[str, float] = {}
         self._dirty = False
         self.error: str | None = None
@@ -94,7 +103,7 @@ class FindingsFeed:
             self._queue.put(list(records))
 
     def feed_history(self, first_seq: int, end_seq: int) -> None:
-        """History held in a store, read by sequence number (``read_history``) in this thread."""
+        """The records ``first_seq <= seq < end_seq`` held in ``store``, read in this thread."""
         self._pending += max(0, end_seq - first_seq)
         self._queue.put((first_seq, end_seq))
 
@@ -151,28 +160,61 @@ class FindingsFeed:
             self._snapshot()
 
     def _feed_history(self, first: int, end: int) -> None:
-        read = self.read_history
-        if read is None:
-            self._pending = max(0, self._pending - (end - first))
-            return
-        chunk: list[Record] = []
-        skipped = 0
-        for seq in range(first, end):
-            if self._stop.is_set():
-                return
-            record = read(seq)
-            if record is None:
-                skipped += 1
-            else:
-                chunk.append(record)
-            if len(chunk) >= HISTORY_CHUNK:
-                self._feed(chunk)
-                chunk = []
-        self._feed(chunk)
-        self._pending = max(0, self._pending - skipped)
+        store = self.store
+        fed = 0
+        if store is not None:
+            for piece in store.history(first, end, HISTORY_CHUNK):
+                if self._stop.is_set():
+                    return
+                if isinstance(piece, list):
+                    self._feed(piece)
+                else:
+                    self._feed_lines(piece)
+                fed += len(piece.lines) if not isinstance(piece, list) else len(piece)
+        self._pending = max(0, self._pending - (end - first - fed))  # evicted before they were read
         self._snapshot()
         if self.on_history_done is not None:
             self.on_history_done()
+
+    def _parser(self, run: LineRun):
+        """A copy of the run's parser for this thread (its state, the last time seen, is its own)."""
+        import copy
+
+        parser = self._parsers.get(run.origin)
+        if parser is None or type(parser) is not type(run.parser):
+            parser = self._parsers[run.origin] = copy.copy(run.parser)
+        return parser
+
+    def _feed_lines(self, run: LineRun) -> None:
+        """History lines: column-wise for an access log when the engine takes it so, else as records
+        (the same records :meth:`Store.get` gives: the stored time wins)."""
+        from alsate.engine.formats.nginx_access import AccessLogParser
+
+        parser = self._parser(run)
+        accepts = getattr(self.engine, "accepts_access_columns", None)
+        columnwise = isinstance(parser, AccessLogParser) and accepts is not None and accepts()
+        for start in range(0, len(run.lines), COLUMN_SLICE if columnwise else HISTORY_CHUNK):
+            stop = start + (COLUMN_SLICE if columnwise else HISTORY_CHUNK)
+            positions, lines, stamps = run.positions[start:stop], run.lines[start:stop], run.ts[start:stop]
+            columns = parser.batch_columns(positions, lines) if columnwise else None
+            if columns is None:
+                parse = parser.parse
+                records = [parse(line, pos) for line, pos in zip(lines, positions, strict=True)]
+                self._feed([r if r.ts == ts else r._replace(ts=ts) for r, ts in zip(records, stamps, strict=True)])
+                continue
+            if self._stop.is_set():
+                return
+            self._yield()
+            if columns.ts != stamps:
+                parsed = {i: r if r.ts == stamps[i] else r._replace(ts=stamps[i]) for i, r in columns.parsed.items()}
+                columns = columns._replace(ts=stamps, parsed=parsed)
+            origin = run.origin
+            self._recent_ts.update(zip([f"{origin}#{pos}" for pos in positions], stamps))
+            self.engine.feed_access_columns(origin, positions, columns)
+            self._pending = max(0, self._pending - len(lines))
+            self._dirty = True
+        if len(self._recent_ts) > RECENT_LIMIT:
+            self._snapshot()
 
     def _snapshot(self) -> None:
         findings = self.engine.findings()
@@ -180,14 +222,17 @@ class FindingsFeed:
         now_bucket = int(self.engine.now // BUCKET_SECONDS)
         rows = []
         for finding in findings:
-            evidence = finding.evidence
-            seen = self._evidence_len.get(finding.id, 0)
+            # Evidence added since the last snapshot: the tail of the list (the engine drops ids from
+            # the middle of a long one, so the count of ids ever added says how many are new).
+            added = len(finding.evidence) + finding.evidence_dropped
+            new = added - self._evidence_seen.get(finding.id, 0)
             series = self._series.setdefault(finding.id, {})
-            for rid in evidence[seen:]:
-                ts = recent.get(rid, finding.last_seen)
-                bucket = int(ts // BUCKET_SECONDS)
-                series[bucket] = series.get(bucket, 0) + 1
-            self._evidence_len[finding.id] = len(evidence)
+            if new > 0:
+                for rid in finding.evidence[-new:]:
+                    ts = recent.get(rid, finding.last_seen)
+                    bucket = int(ts // BUCKET_SECONDS)
+                    series[bucket] = series.get(bucket, 0) + 1
+            self._evidence_seen[finding.id] = added
             for old in [b for b in series if b <= now_bucket - SPARK_BUCKETS]:
                 del series[old]
             rate = tuple(series.get(b, 0) for b in range(now_bucket - SPARK_BUCKETS + 1, now_bucket + 1))

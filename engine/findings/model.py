@@ -12,6 +12,13 @@ from alsate.engine.records import PRIORITY_NAMES
 CATEGORIES = ("security", "availability", "performance", "resource", "hardware", "configuration", "application")
 #: Distinct values kept per key kind (``ip``, ``user``...), first come first kept.
 MAX_KEY_VALUES = 100
+#: Evidence kept per finding: the first ids (how it started) and the latest (what it is doing now). A
+#: finding that lives for days (a 5xx stream, a scanner) counts every record, but holds no more ids than
+#: these: the engine's memory stays bounded in a live view. The ids between are dropped in batches.
+FIRST_EVIDENCE = 1_000
+LATEST_EVIDENCE = 50_000
+#: Evidence length at which the middle is dropped (a margin, so it happens once per 12,500 ids).
+EVIDENCE_TRIM_AT = FIRST_EVIDENCE + LATEST_EVIDENCE + LATEST_EVIDENCE // 4
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,9 @@ class Finding:
     ``id`` is stable (``<detector>:<subject>``, e.g. ``ssh.bruteforce:203.0.113.9``)
     so the panel can keep its selection while the finding grows. ``severity`` is
     a syslog priority (0 most severe). ``evidence`` holds the ids
-    (``Record.id``) of every record behind the finding, oldest first. ``active``
+    (``Record.id``) of the records behind the finding, oldest first: all of them, or for a long-lived
+    finding the first :data:`FIRST_EVIDENCE` and the latest :data:`LATEST_EVIDENCE` (``count`` counts
+    them all; ``evidence_dropped`` says how many ids were let go in between). ``active``
     is false once the finding has not recurred for the engine's active window.
     """
 
@@ -38,6 +47,7 @@ class Finding:
     evidence: tuple[str, ...] = field(hash=False, repr=False)
     active: bool = True
     detail: str = ""
+    evidence_dropped: int = 0
 
     @property
     def severity_name(self) -> str:
@@ -60,6 +70,7 @@ class Finding:
             "template": self.template,
             "detail": self.detail,
             "evidence": list(self.evidence),
+            "evidence_dropped": self.evidence_dropped,
         }
 
 
@@ -71,7 +82,7 @@ class FindingState:
     """The growing, mutable side of a finding (engine-internal)."""
 
     __slots__ = ("id", "detector", "title", "category", "severity", "count", "first", "last", "keys",
-                 "template", "template_key", "evidence", "detail", "version")
+                 "template", "template_key", "evidence", "evidence_dropped", "detail", "version")
 
     def __init__(self, fid: str, detector: str, title: str, category: str, severity: int, ts: float) -> None:
         if category not in CATEGORIES:
@@ -88,6 +99,7 @@ class FindingState:
         self.template = ""
         self.template_key = ""
         self.evidence: list[str] = []
+        self.evidence_dropped = 0
         self.detail = ""
         #: Bumped on every change, so readers can reuse an unchanged snapshot.
         self.version = 0
@@ -101,10 +113,19 @@ class FindingState:
         if value not in values and len(values) < MAX_KEY_VALUES:
             values[value] = None
 
+    def trim_evidence(self) -> None:
+        """Keep the first and the latest ids (called when the list has grown past both by a margin)."""
+        ev = self.evidence
+        cut = len(ev) - LATEST_EVIDENCE
+        if cut > FIRST_EVIDENCE:
+            del ev[FIRST_EVIDENCE:cut]
+            self.evidence_dropped += cut - FIRST_EVIDENCE
+
     def snapshot(self, active: bool, template: str | None = None) -> Finding:
         return Finding(
             id=self.id, detector=self.detector, title=self.title, category=self.category, severity=self.severity,
             count=self.count, first_seen=self.first, last_seen=self.last,
             keys={k: tuple(v) for k, v in self.keys.items()}, template=template or self.template,
             evidence=tuple(self.evidence), active=active, detail=self.detail,
+            evidence_dropped=self.evidence_dropped,
         )

@@ -126,8 +126,10 @@ def markdown_report(findings: Sequence[Finding], *, lookup: Lookup | Mapping[str
         out.append(f"- id: `{plain(f.id).replace('`', '')}`")
         out.append(f"- severity: {f.severity} ({f.severity_name}); category: {f.category}; "
                    f"{'active' if f.active else 'no longer active'}")
+        total = len(f.evidence) + f.evidence_dropped
         out.append(f"- {f.count} events, {_when(f.first_seen)} to {_when(f.last_seen)} UTC, "
-                   f"{len(f.evidence)} evidence records")
+                   f"{total} evidence records" + (f" ({len(f.evidence)} kept: the first and the latest)"
+                                                   if f.evidence_dropped else ""))
         for kind, values in f.keys.items():
             if values:
                 out.append(f"- {md_escape(kind)}: " + ", ".join(md_escape(v) for v in values[:20])
@@ -145,7 +147,7 @@ def markdown_report(findings: Sequence[Finding], *, lookup: Lookup | Mapping[str
             lines.append(plain(record.raw) if record is not None else plain(rid))
         if lines:
             label = "Evidence" if get is not None else "Evidence record ids"
-            more = f" (first {per_finding} and the last of {len(f.evidence)})" if len(f.evidence) > per_finding else ""
+            more = f" (first {per_finding} and the last of {total})" if len(f.evidence) > per_finding else ""
             start, end = _fence(lines)
             out += ["", f"{label}{more}:", "", start, *lines, end]
     out.append("")

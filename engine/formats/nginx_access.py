@@ -133,6 +133,10 @@ def split_request(request: str) -> tuple[str, str, str]:
     return method, path, protocol
 
 
+#: A chunk with more lines than this that the column-wise path cannot take is read line by line.
+MAX_WHOLE_LINES = 256
+
+
 class AccessColumns(NamedTuple):
     """A chunk of access-log lines column-wise: what the store indexes and the access detectors read.
 
@@ -322,6 +326,16 @@ class AccessLogParser(ParserBase):
         addresses = columns["remote_addr"] if "remote_addr" in columns else ["-"] * n
         return AccessColumns(ts, priority, effective, addresses, columns.get("request"), statuses,
                              columns.get("body_bytes_sent"), parsed)
+
+    def batch_columns(self, offsets: list[int], lines: list[str]) -> AccessColumns | None:
+        """:meth:`access_columns` when the chunk suits it; ``None`` (and this parser as it was) for a
+        format without ``$time_local`` or a chunk of mostly stray lines, which read better line by line."""
+        last_ts = self.last_ts
+        columns = self.access_columns(offsets, lines)
+        if columns is None or len(columns.parsed) > MAX_WHOLE_LINES:
+            self.last_ts = last_ts
+            return None
+        return columns
 
     #: The variables the column-wise path reads.
     _COLUMNS = ("time_local", "remote_addr", "request", "status", "body_bytes_sent")

@@ -116,8 +116,10 @@ class Analyst:
         model = self.backend.model_id
         if use_cache and self.cache is not None:
             hit = self.cache.get(model, task, subject, version)
-            if hit is not None:
-                stream = _replay(session, task, hit.answer, model)
+            # Rows without the log texts they were answered from (older ones) are not replayed.
+            if hit is not None and isinstance(hit.stats.get("log_texts"), list):
+                origin = [t for t in hit.stats["log_texts"] if isinstance(t, str)]
+                stream = _replay(session, task, hit.answer, model, origin)
                 return Started(session, stream)
         stream = session.start()
         if self.cache is not None:
@@ -127,7 +129,8 @@ class Analyst:
                 if (result.stats.finish_reason != "cancelled" and result.answer.complete
                         and not result.guard.flagged):
                     try:
-                        cache.put(model, task, subject, version, result.text, result.stats.to_json())
+                        cache.put(model, task, subject, version, result.text,
+                                  {**result.stats.to_json(), "log_texts": _guard_texts(session.log_texts)})
                     except Exception as exc:  # the cache only saves time
                         log.warning("analysis cache not written: %s", exc)
 
@@ -135,8 +138,27 @@ class Analyst:
         return Started(session, stream)
 
 
-def _replay(session: ChatSession, task: str, text: str, model: str) -> AnswerStream:
-    """A stream that yields a cached answer at once and records it in the session."""
+#: Log text kept with a cached answer, for the guard to read when it is replayed (characters in all).
+GUARD_TEXT_LIMIT = 16_000
+
+
+def _guard_texts(texts: Sequence[str]) -> list[str]:
+    """The log texts an answer was given for, as much of them as :data:`GUARD_TEXT_LIMIT` allows."""
+    kept, room = [], GUARD_TEXT_LIMIT
+    for text in texts:
+        if room <= 0:
+            break
+        kept.append(text[:room])
+        room -= len(kept[-1])
+    return kept
+
+
+def _replay(session: ChatSession, task: str, text: str, model: str, origin_texts: Sequence[str]) -> AnswerStream:
+    """A stream that yields a cached answer at once and records it in the session.
+
+    The cache is keyed by template: the answer may have been given for another line of it, whose
+    variable parts (a URL, a command an attacker wrote) this line lacks. The guard reads the answer
+    against both lines' texts, so what it would have flagged then it flags now."""
     tokens = TokenStream()
     tokens.emit(text)
     stats = GenerationStats(backend="cache", model=model, prompt_tokens=None, cached_tokens=None,
@@ -145,7 +167,7 @@ def _replay(session: ChatSession, task: str, text: str, model: str) -> AnswerStr
     tokens.finish(stats)
 
     def finish(answer_text: str, answer_stats: GenerationStats):
-        result = finish_from_text(session, task, answer_text, answer_stats)
+        result = finish_from_text(session, task, answer_text, answer_stats, also_log_texts=origin_texts)
         session.add_answer(result)
         return result
 

@@ -12,7 +12,7 @@ dropped, and the stats say how many.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from alsate.engine.llm.answer import Answer, parse_answer
@@ -256,12 +256,14 @@ class ChatSession:
             self.history.pop()
 
 
-def finish_from_text(session: ChatSession, task: str, text: str, stats: GenerationStats) -> AnswerResult:
-    """Build the result for ``text`` as if the session had generated it (used for cached answers)."""
+def finish_from_text(session: ChatSession, task: str, text: str, stats: GenerationStats, *,
+                     also_log_texts: Sequence[str] = ()) -> AnswerResult:
+    """Build the result for ``text`` as if the session had generated it (used for cached answers);
+    the guard also reads it against ``also_log_texts`` (what it was first answered for)."""
     return AnswerResult(
         text=text,
         answer=parse_answer(text, task),
-        guard=check_output(text, session.log_texts),
+        guard=check_output(text, [*session.log_texts, *also_log_texts]),
         stats=stats,
         cached=True,
     )

@@ -87,6 +87,23 @@ def state_path(host: str, base: Path | None = None) -> Path:
     return (base or cache_dir()) / "templates" / f"{name[:100]}.bin"
 
 
+#: Put before a token that starts with ``py/`` (or with this character) on its way into Drain, taken off
+#: on the way out. drain3 saves its prefix tree with jsonpickle, whose dict keys are message tokens, and
+#: jsonpickle reads a key such as ``py/object`` or ``py/ref`` as an instruction: a log line carrying one
+#: made the restored tree wrong (its messages went to new clusters after a restart).
+ESCAPE = "\ue000"
+_ESCAPABLE = re.compile(r"(?<!\S)(?=py/|\ue000)")
+_ESCAPED = re.compile(r"(?<!\S)\ue000")
+
+
+def _escape(masked: str) -> str:
+    return _ESCAPABLE.sub(ESCAPE, masked)
+
+
+def _unescape(template: str) -> str:
+    return _ESCAPED.sub("", template) if ESCAPE in template else template
+
+
 class TemplateMiner:
     """Mine templates from the messages of one host.
 
@@ -147,11 +164,13 @@ class TemplateMiner:
         """Mine one message (the text after the header). ``Mined.template`` is the cluster's
         template at this moment (it may generalise later: see ``template``)."""
         cid = self.add_id(message)
-        return Mined(cid, self._drain.id_to_cluster[cid].get_template())
+        return Mined(cid, _unescape(self._drain.id_to_cluster[cid].get_template()))
 
     def add_id(self, message: str) -> int:
         """``add`` without building the template text: the cluster id only (the hot path)."""
         masked = mask(message, self.masks)
+        if "py/" in masked or ESCAPE in masked:
+            masked = _escape(masked)
         cluster = self._fast.get(masked)
         if cluster is not None:
             cluster.size += 1  # type: ignore[attr-defined]
@@ -168,11 +187,11 @@ class TemplateMiner:
 
     def template(self, cluster_id: int) -> str | None:
         cluster = self._drain.id_to_cluster.get(cluster_id)
-        return cluster.get_template() if cluster is not None else None
+        return _unescape(cluster.get_template()) if cluster is not None else None
 
     def clusters(self) -> list[tuple[int, int, str]]:
         """``(cluster_id, size, template)`` for every cluster (sizes include restored state)."""
-        return [(c.cluster_id, c.size, c.get_template()) for c in self._drain.clusters]
+        return [(c.cluster_id, c.size, _unescape(c.get_template())) for c in self._drain.clusters]
 
     def save(self) -> Path | None:
         """Write the state now (no-op without persistence or changes)."""
