@@ -25,6 +25,7 @@ from alsate.engine.records import Record
 from alsate.engine.sources import FileSource, JournalSource, Source
 from alsate.engine.store import Store
 
+
 @dataclass
 class SourceSet:
     sources: Sequence[Source]

@@ -9,7 +9,13 @@ import time
 import pytest
 from alsate.engine.collect import SourceSet
 from alsate.engine.findings import FindingsEngine
-from alsate.engine.findings.feed import BUCKET_SECONDS, COLUMN_SLICE, SPARK_BUCKETS, FindingsFeed, FindingsSnapshot
+from alsate.engine.findings.feed import (
+    BUCKET_SECONDS,
+    COLUMN_SLICE,
+    SPARK_BUCKETS,
+    FindingsFeed,
+    FindingsSnapshot,
+)
 from alsate.engine.sources.demo import demo_sources
 from alsate.engine.store import Store
 
@@ -126,7 +132,7 @@ def test_history_of_an_access_log_with_stray_lines_and_lines_without_a_time(tmp_
     for line in lines:
         positions.append(offset)
         offset += len(line) + 1
-    rows = [parser.columns(line, pos) for line, pos in zip(lines, positions)]
+    rows = [parser.columns(line, pos) for line, pos in zip(lines, positions, strict=True)]
     store.append_chunk(src, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], parser.unit,
                        parser.host, positions, lines)
     columnwise: list[int] = []

@@ -209,7 +209,7 @@ class FindingsFeed:
                 parsed = {i: r if r.ts == stamps[i] else r._replace(ts=stamps[i]) for i, r in columns.parsed.items()}
                 columns = columns._replace(ts=stamps, parsed=parsed)
             origin = run.origin
-            self._recent_ts.update(zip([f"{origin}#{pos}" for pos in positions], stamps))
+            self._recent_ts.update(zip([f"{origin}#{pos}" for pos in positions], stamps, strict=True))
             self.engine.feed_access_columns(origin, positions, columns)
             self._pending = max(0, self._pending - len(lines))
             self._dirty = True
