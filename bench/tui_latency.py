@@ -127,6 +127,8 @@ async def measure(args: argparse.Namespace) -> dict:
         factory = FollowersNeverYield
     app = AlsateApp(sources, source_names="bench", capacity=args.capacity, llm=LLMSettings(enabled=False),
                     source_set_factory=factory, findings=not args.no_findings)
+    if args.no_key_order:  # for comparison: each key handed on at once, as Textual does
+        app.ordered_key = app.hand_on_key
     pending: dict = {}
     done = asyncio.Event()
     original = app._display
@@ -241,6 +243,8 @@ def main() -> int:
                         help="time keys while the findings engine is still reading the history")
     parser.add_argument("--no-follow-yield", action="store_true",
                         help="for comparison: follower threads do not pause while a key is handled")
+    parser.add_argument("--no-key-order", action="store_true",
+                        help="for comparison: keys handed on at once, not after the key before them")
     parser.add_argument("--no-findings", action="store_true",
                         help="for comparison: no findings engine (its thread and its panel updates)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -174,6 +174,33 @@ async def test_enter_on_finding_shows_its_evidence_and_escape_steps_back() -> No
 
 
 @run_async
+async def test_keys_read_together_go_where_the_keys_before_them_sent_the_focus() -> None:
+    """Keys in one terminal read (a fast typist, a busy app, tmux send-keys): each goes where the keys
+    before it put the focus, not to the pane focused at the first."""
+    from textual import events
+
+    def typed(*keys: str) -> None:
+        for key in keys:
+            char = key if len(key) == 1 else {"enter": "\r", "slash": "/", "escape": "\x1b"}[key]
+            app.post_message(events.Key(key, char))
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.focused is app.log_pane
+        typed("f", "enter")  # Enter opens the finding, not the log line
+        await wait_for(pilot, lambda: app.filters.finding_id is not None)
+        assert not isinstance(app.screen, DetailScreen)
+        assert app.filters.finding_id == app.findings_panel.rows[0].finding.id
+        typed("c", "x")  # x is typed in the chat, not Clear in the log pane
+        await wait_for(pilot, lambda: app.chat.input.value == "x")
+        assert app.focused is app.chat.input and app.filters.finding_id is not None
+        typed("escape", "slash", "s", "s", "h", "d", "enter")  # the pattern goes into the search prompt
+        await wait_for(pilot, lambda: app.search is not None)
+        assert app.search.pattern == "sshd" and app.filters.finding_id is not None
+
+
+@run_async
 async def test_enter_on_line_opens_detail_with_fields_and_context() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -40,6 +40,7 @@ from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
 from alsate.tui.findings_panel import FindingsPanel
 from alsate.tui.format import priorities_label, safe
+from alsate.tui.key_order import KeyOrder
 from alsate.tui.log_pane import LogPane
 from alsate.tui.status_bar import Breadcrumb, StatusBar, StatusInfo
 from textual import events, work
@@ -47,6 +48,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Footer
 
 if TYPE_CHECKING:
@@ -143,7 +145,7 @@ class LLMSettings:
     enabled: bool = True
 
 
-class AlsateApp(App[int]):
+class AlsateApp(KeyOrder, App[int]):
     """Live log pane, findings panel, chat pane, status bar."""
 
     CSS_PATH = "app.tcss"
@@ -188,6 +190,7 @@ class AlsateApp(App[int]):
                  source_set_factory: Callable | None = None, findings: bool = True,
                  theme: str | None = None) -> None:
         super().__init__()
+        self._key_order_init()
         #: The theme to start with; None: :meth:`default_theme`.
         self.start_theme = theme
         self.sources = list(sources or [])
@@ -323,6 +326,12 @@ class AlsateApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self._hold_background()
+            if not event.is_forwarded:
+                await self.ordered_key(event)
+                return
+        await super().on_event(event)
+
+    async def hand_on_key(self, event: events.Key) -> None:
         await super().on_event(event)
 
     def _hold_background(self) -> None:
@@ -748,7 +757,7 @@ class AlsateApp(App[int]):
         self.log_pane.follow = False
         self.apply_filters(filters)
         self.log_pane.move_to(0)
-        self.log_pane.focus()
+        self.focus_now(self.log_pane)
 
     # -- detail ------------------------------------------------------------------------------------------
 
@@ -1071,7 +1080,7 @@ class AlsateApp(App[int]):
         if self.action_cancel_generation():
             return
         if self.focused is self.chat.input:
-            self.log_pane.focus()
+            self.focus_now(self.log_pane)
             return
         if self.screen.maximized is not None:
             self.screen.minimize()
@@ -1086,14 +1095,19 @@ class AlsateApp(App[int]):
             self.log_pane.marked.clear()
             self.log_pane.refresh()
 
+    def focus_now(self, widget: Widget) -> None:
+        """Focus ``widget`` before the next key is handled (``Widget.focus`` defers it, so a key typed
+        right after ``f`` went to the pane focused before)."""
+        self.screen.set_focus(widget)
+
     def action_focus_pane(self, which: str) -> None:
         if which == "chat":
             self._focus_before_chat = "findings" if self.focused is self.findings_panel else "log"
-            self.chat.input.focus()
+            self.focus_now(self.chat.input)
         elif which == "findings":
-            self.findings_panel.focus()
+            self.focus_now(self.findings_panel)
         else:
-            self.log_pane.focus()
+            self.focus_now(self.log_pane)
 
     def action_zoom(self) -> None:
         if self.screen.maximized is not None:
