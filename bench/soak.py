@@ -223,6 +223,33 @@ def allocation_growth(before, after, top: int = 15) -> list[dict]:
     return rows
 
 
+def census(app) -> dict:
+    """What the app holds, by structure (lengths), and Python's allocated blocks: where growth goes.
+
+    Read from the event loop while the findings thread runs: lengths only, each read once."""
+    import gc
+
+    store = app.store
+    figures = {"py_blocks": sys.getallocatedblocks(), "gc_objects": len(gc.get_objects()),
+               "store_record_ids": len(store._record_seqs), "store_payload": len(store._payload)}
+    feed = app.findings_feed
+    if feed is not None:
+        engine = feed.engine
+        states = list(engine._states.values())
+        evidence = [len(state.evidence) for state in states]
+        figures.update(findings=len(states), evidence_ids=sum(evidence), evidence_max=max(evidence, default=0),
+                       evidence_id_chars=sum(len(i) for state in states for i in state.evidence[-100:])
+                       // max(1, sum(min(100, n) for n in evidence)),
+                       feed_series=len(feed._series), feed_evidence_seen=len(feed._evidence_seen),
+                       feed_recent=len(feed._recent_ts), feed_pending=feed.pending,
+                       template_entries=len(engine.templates._entries),
+                       template_access=len(engine.templates._access),
+                       template_drain_keys=len(engine.templates._drain_keys),
+                       miner_fast=sum(len(m._fast) for m in engine.templates._miners.values()),
+                       miner_clusters=sum(len(m._drain.id_to_cluster) for m in engine.templates._miners.values()))
+    return figures
+
+
 def latency_figures(values: list[float]) -> dict:
     if not values:
         return {"keys": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
@@ -290,6 +317,12 @@ class Soak:
             await self._wait_loaded()
             history = len(app.store)
             probe = KeyProbe(app, timeout=args.key_timeout)
+            sampler = None
+            if args.sample_slow_keys:
+                from _loop_sampler import SlowKeySampler
+
+                sampler = SlowKeySampler(probe, after=args.sample_slow_keys / 1000)
+                sampler.start()
             self.cpu = CpuMeter({"app": [os.getpid()], "nginx": rig.nginx.pids(),
                                  "journald": [rig.journald.proc.pid], "load": [p.pid for p in rig.procs]})
             rig.go.set()
@@ -318,6 +351,9 @@ class Soak:
                     rig.journald.count_entries, journal_identifiers(rig.tag))
             self.finished.set()
             await presser
+            if sampler is not None:
+                sampler.stop()
+                result["slow_key_samples"] = sampler.report(40)
             result.update(history_records=history, load_seconds=round(load_seconds, 1),
                           drain_seconds=round(time.monotonic() - drain_start, 1),
                           store_full_at_s=self.store_full_at, end_row=end_row, drain_row=drain_row,
@@ -416,6 +452,12 @@ class Soak:
             "misses": sum(1 for _, _, lat in window if lat is None),
             "cpu_pct": self.cpu.sample(), "load1": round(os.getloadavg()[0], 2),
         }
+        if args.census and (not self.samples or now - self.samples[-1].get("census_t", -1e9) >= args.census):
+            row["census"] = census(app)
+            row["census_t"] = now
+            log("census   " + " ".join(f"{k}={v:,}" for k, v in row["census"].items()))
+        elif self.samples:
+            row["census_t"] = self.samples[-1].get("census_t", -1e9)
         last.update(t=now, written=total_written, access=wrote["access"], journal=wrote["journal"],
                     seen=total_seen, keys=len(self.keys))
         self.samples.append(row)
@@ -563,6 +605,12 @@ def main() -> int:
     parser.add_argument("--trace-memory", type=int, default=0, metavar="FRAMES",
                         help="diagnose growth: tracemalloc with FRAMES frames, top growth from the end of warm-up "
                              "to the end by traceback (slows the app: latency figures do not count)")
+    parser.add_argument("--sample-slow-keys", type=float, default=0, metavar="MS",
+                        help="diagnose the key tail: sample the event loop's stack while a key has waited over MS ms "
+                             "(bench/_loop_sampler.py); the functions seen most are printed at the end")
+    parser.add_argument("--census", type=float, default=0, metavar="SECONDS",
+                        help="diagnose growth: every SECONDS, the lengths of the app's structures (store, findings, "
+                             "templates) and Python's allocated blocks (gc.get_objects() holds the loop ~0.2 s)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/out/soak-DATE.json)")
     args = parser.parse_args()
     if args.rate <= 0 or args.minutes <= 0 or not 0 <= args.journal_share <= 1:
@@ -603,6 +651,13 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarize(args, capacity, run, load_start)
     print_summary(args, summary, run.get("memory_growth_by_line"))
+    if "slow_key_samples" in run:
+        report = run["slow_key_samples"]
+        log(f"slow keys: {report['samples']} stack samples while a key waited over {args.sample_slow_keys:g} ms; "
+            "% of samples with the function on the stack / at its top:")
+        for (where, pct), (leaf, leaf_pct) in zip(report["inclusive"], report["leaf"] + [("", 0)] * 40,
+                                                  strict=False):
+            log(f"  {pct:5.1f}%  {where:<60} {leaf_pct:5.1f}%  {leaf}")
     out = args.out or OUT / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
