@@ -75,3 +75,50 @@ class SlowKeySampler:
         return {"samples": self.samples,
                 "inclusive": [(where, round(100 * n / total, 1)) for where, n in inclusive.most_common(top)],
                 "leaf": [(where, round(100 * n / total, 1)) for where, n in leaf.most_common(top)]}
+
+
+class LoopTimer:
+    """Time spent in the event loop's main callbacks (and in garbage collection, any thread): count,
+    total, p50 / p99 / max per name. ``wrap(obj, attr, name)`` times a method in place."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self._gc_start = 0.0
+
+    def wrap(self, obj, attr: str, name: str) -> None:
+        original = getattr(obj, attr)
+        times = self.times.setdefault(name, [])
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                times.append(time.perf_counter() - start)
+
+        setattr(obj, attr, timed)
+
+    def watch_gc(self) -> None:
+        import gc
+
+        def callback(phase: str, info: dict) -> None:
+            if phase == "start":
+                self._gc_start = time.perf_counter()
+            else:
+                self.times.setdefault(f"gc gen {info['generation']}", []).append(
+                    time.perf_counter() - self._gc_start)
+
+        gc.callbacks.append(callback)
+
+    def report(self, seconds: float) -> list[dict]:
+        rows = []
+        for name, values in sorted(self.times.items()):
+            if not values:
+                continue
+            ordered = sorted(values)
+            rows.append({"name": name, "count": len(values), "per_s": round(len(values) / seconds, 1),
+                         "busy_pct": round(100 * sum(values) / seconds, 1),
+                         "p50_ms": round(1000 * ordered[len(ordered) // 2], 2),
+                         "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
+                         "max_ms": round(1000 * ordered[-1], 2)})
+        return rows

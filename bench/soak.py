@@ -311,6 +311,17 @@ class Soak:
             ingest(records)
 
         app._ingest = counted
+        timer = None
+        if args.time_loop:
+            from _loop_sampler import LoopTimer
+            from textual.screen import Screen
+
+            timer = LoopTimer()
+            timer.wrap(app, "_ingest", "app._ingest (live batch)")
+            timer.wrap(app, "_tick", "app._tick (10 Hz)")
+            timer.wrap(type(app), "on_findings_updated", "app.on_findings_updated")
+            timer.wrap(Screen, "_compositor_refresh", "screen._compositor_refresh (frame)")
+            timer.watch_gc()
         width, height = (int(n) for n in args.size.split("x"))
         result: dict = {"app_argv": ["alsate-tui", *self.argv()]}
         async with app.run_test(size=(width, height)):
@@ -351,6 +362,8 @@ class Soak:
                     rig.journald.count_entries, journal_identifiers(rig.tag))
             self.finished.set()
             await presser
+            if timer is not None:
+                result["loop_times"] = timer.report(time.monotonic() - self.t0)
             if sampler is not None:
                 sampler.stop()
                 result["slow_key_samples"] = sampler.report(40)
@@ -608,6 +621,8 @@ def main() -> int:
     parser.add_argument("--sample-slow-keys", type=float, default=0, metavar="MS",
                         help="diagnose the key tail: sample the event loop's stack while a key has waited over MS ms "
                              "(bench/_loop_sampler.py); the functions seen most are printed at the end")
+    parser.add_argument("--time-loop", action="store_true",
+                        help="diagnose the key tail: time the app's main event-loop callbacks, frames and GC")
     parser.add_argument("--census", type=float, default=0, metavar="SECONDS",
                         help="diagnose growth: every SECONDS, the lengths of the app's structures (store, findings, "
                              "templates) and Python's allocated blocks (gc.get_objects() holds the loop ~0.2 s)")
@@ -651,6 +666,9 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     summary = summarize(args, capacity, run, load_start)
     print_summary(args, summary, run.get("memory_growth_by_line"))
+    for row in run.get("loop_times", []):
+        log(f"loop     {row['name']:<38} {row['count']:>7,} ({row['per_s']:>6}/s) busy {row['busy_pct']:>5}%  "
+            f"p50 {row['p50_ms']:>7} p99 {row['p99_ms']:>7} max {row['max_ms']:>8} ms")
     if "slow_key_samples" in run:
         report = run["slow_key_samples"]
         log(f"slow keys: {report['samples']} stack samples while a key waited over {args.sample_slow_keys:g} ms; "

@@ -22,12 +22,42 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from heapq import merge
-from itertools import islice
+from itertools import chain, islice
 
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record
 
 DEFAULT_CAPACITY = 1_000_000
+_ORIGIN = Record._fields.index("origin")
+_POS = Record._fields.index("pos")
+_RAW = Record._fields.index("raw")
+_EXTRA = Record._fields.index("extra")
+_FIELDS = len(Record._fields)
+_make_record = Record._make
+
+
+def _held(record: Record) -> tuple:
+    """A record held whole, as one plain tuple of plain values: its fields, ``extra`` replaced by the number
+    of its pairs, then the pairs (key, value, key, ...). The cyclic GC stops tracking such a tuple at its
+    first collection; it never stops tracking a ``NamedTuple``, nor a tuple holding a dict or (reliably) a
+    tuple (live journal records were walked by every young collection until they were evicted: pauses of
+    20-300 ms under a keypress, bench/soak.py --time-loop)."""
+    extra = record.extra
+    if extra is None:
+        return tuple(record)
+    return (*record[:_EXTRA], len(extra), *record[_EXTRA + 1:], *chain.from_iterable(extra.items()))
+
+
+def _whole(item: tuple) -> Record:
+    pairs = item[_EXTRA]
+    if pairs is None:
+        return _make_record(item)
+    tail = item[_FIELDS:]
+    return _make_record((*item[:_EXTRA], dict(zip(tail[::2], tail[1::2], strict=True)), *item[_EXTRA + 1:_FIELDS]))
+
+
+def _held_id(item: tuple) -> str:
+    return f"{item[_ORIGIN]}#{item[_POS]}"
 ALL_PRIORITIES = frozenset(range(8))
 
 
@@ -151,9 +181,10 @@ class Store:
         self._unit.append(self._units.id(unit))
         self._host.append(self._hosts.id(host))
         self._pos.append(pos)
-        self._payload.append(payload)
-        if isinstance(payload, Record):
+        if isinstance(payload, tuple):
             self._record_seqs[payload.id] = seq
+            payload = _held(payload)
+        self._payload.append(payload)
         self._by_eff[effective].append(seq)
         self._by_prio[priority].append(seq)
         if len(self._payload) > self.capacity:
@@ -194,12 +225,14 @@ class Store:
         self._unit.extend(self._ids_for(self._units, unit, count))
         self._host.extend(self._ids_for(self._hosts, host, count))
         self._pos.extend(pos)
-        self._payload.extend(payload)
         if min(pos) < 0:  # records held whole (position -1) are indexed by id
             record_seqs = self._record_seqs
+            payload = list(payload)
             for k, item in enumerate(payload):
-                if isinstance(item, Record):
+                if isinstance(item, tuple):
                     record_seqs[item.id] = seq + k
+                    payload[k] = _held(item)
+        self._payload.extend(payload)
         seqs = np.arange(seq, seq + count, dtype=np.int64)
         for column, indexes in ((effective, self._by_eff), (priority, self._by_prio)):
             levels = np.frombuffer(bytes(column), dtype=np.uint8)
@@ -229,8 +262,10 @@ class Store:
         record_seqs = self._record_seqs
         if record_seqs:
             for k, item in enumerate(islice(self._payload, count)):
-                if isinstance(item, Record) and record_seqs.get(item.id) == self._base + k:
-                    del record_seqs[item.id]
+                if isinstance(item, tuple):
+                    rid = _held_id(item)
+                    if record_seqs.get(rid) == self._base + k:
+                        del record_seqs[rid]
         for column in (self._ts, self._prio, self._eff, self._src, self._unit, self._host, self._pos,
                        self._payload):
             del column[:count]
@@ -262,8 +297,8 @@ class Store:
         if i < 0 or seq >= self.end_seq:
             raise IndexError(f"record {seq} is not held")
         payload = self._payload[i]
-        if isinstance(payload, Record):
-            return payload
+        if isinstance(payload, tuple):
+            return _whole(payload)
         parser = self._sources[self._src[i]].parser
         assert parser is not None
         record = parser.parse(payload, self._pos[i])
@@ -276,8 +311,8 @@ class Store:
 
     def _id_at(self, i: int) -> str:
         payload = self._payload[i]
-        if isinstance(payload, Record):
-            return payload.id
+        if isinstance(payload, tuple):
+            return _held_id(payload)
         return f"{self._sources[self._src[i]].origin}#{self._pos[i]}"
 
     def id_of(self, seq: int) -> str:
@@ -358,15 +393,15 @@ class Store:
         start = 0
         count = len(payload)
         while start < count:
-            if isinstance(payload[start], Record):
+            if isinstance(payload[start], tuple):
                 stop = start + 1
-                while stop < count and isinstance(payload[stop], Record):
+                while stop < count and isinstance(payload[stop], tuple):
                     stop += 1
-                yield payload[start:stop]
+                yield [_whole(item) for item in payload[start:stop]]
             else:
                 source_id = src[start]
                 stop = start + 1
-                while stop < count and src[stop] == source_id and not isinstance(payload[stop], Record):
+                while stop < count and src[stop] == source_id and not isinstance(payload[stop], tuple):
                     stop += 1
                 source = self._sources[source_id]
                 assert source.parser is not None
@@ -458,7 +493,7 @@ class Store:
 
             def text_matches(i: int) -> bool:
                 payload = base_ref._payload[i]
-                return search(payload.raw if isinstance(payload, Record) else payload) is not None
+                return search(payload[_RAW] if isinstance(payload, tuple) else payload) is not None
 
             tests.append(text_matches)
         if query.ids is not None:

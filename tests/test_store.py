@@ -183,3 +183,31 @@ def test_evidence_view_of_line_and_journal_records_grows_and_keeps_other_constra
     fresh = store.view(Query(ids=wider))
     fresh.refresh()
     assert list(grows.matches) == list(fresh.matches) == expected + [store.end_seq - 2, store.end_seq - 1]
+
+
+def test_records_held_whole_come_back_equal_and_leave_the_gc_alone():
+    """Journal records are held as plain tuples of plain values: the cyclic GC untracks them at their
+    first collection (a held NamedTuple, or a tuple holding a dict, is walked by every collection until
+    it is evicted), and reading gives back the very record, ``extra`` included."""
+    import gc
+
+    from alsate.engine.formats.journal_fields import record_from_fields
+
+    fields = {"MESSAGE": "disk full", "PRIORITY": "3", "_HOSTNAME": "db-01", "SYSLOG_IDENTIFIER": "app",
+              "_SYSTEMD_UNIT": "app.service", "_PID": "42"}
+    records = [record_from_fields({**fields, "__CURSOR": f"s=1;i={n}"}, origin="journal") for n in range(4)]
+    records.append(records[0]._replace(extra=None, pos="s=1;i=99"))
+    records.append(records[1]._replace(extra={}, pos="s=1;i=100"))
+    store = Store(capacity=100)
+    for record in records[:3]:
+        store.append(record)
+    store.append_chunk(0, [r.ts for r in records[3:]], [r.priority for r in records[3:]],
+                       [r.effective for r in records[3:]], [r.unit for r in records[3:]],
+                       [r.host for r in records[3:]], [-1] * 3, records[3:])
+    gc.collect(0)
+    assert not any(gc.is_tracked(item) for item in store._payload)
+    held = list(store)
+    assert held == records and all(type(r) is Record for r in held)
+    assert held[0].extra == {"_SYSTEMD_UNIT": "app.service", "SYSLOG_IDENTIFIER": "app"}
+    assert store.lookup([records[4].id])[records[4].id] == records[4]
+    assert [r.id for r in next(store.history(store.first_seq, store.end_seq))] == [r.id for r in records]

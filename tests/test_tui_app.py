@@ -674,3 +674,29 @@ async def test_a_followed_file_deleted_and_recreated_is_told(tmp_path) -> None:
         await wait_for(pilot, lambda: len(app.view) == 2, timeout=20)
         await wait_for(pilot, lambda: f"following the new {log}" in app.status_info().warning)
         assert "after the new file" in app.store.get(app.view.matches[-1]).message
+
+
+@run_async
+async def test_young_objects_are_collected_on_the_tick_not_right_after_a_key() -> None:
+    """The tick collects the young generation once GC_YOUNG_STEP objects wait (after the frame), and not
+    within a tick of a key (Python's own 50k-object collections fell under keypresses)."""
+    import gc
+    import time
+
+    from alsate.tui.app import GC_YOUNG_STEP
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.3)
+        app._key_at = time.monotonic() + 3600  # as if a key had just come
+        keep = [{"n": [n]} for n in range(GC_YOUNG_STEP)]
+        app._tick()
+        await pilot.pause()
+        assert gc.get_count()[0] >= GC_YOUNG_STEP
+        app._key_at = 0.0
+        app._tick()
+        await pilot.pause()
+        await pilot.pause()
+        assert gc.get_count()[0] < GC_YOUNG_STEP
+        assert len(keep) == GC_YOUNG_STEP

@@ -71,8 +71,15 @@ NEIGHBOUR_WINDOW = 400
 SWITCH_INTERVAL = 0.002
 #: Seconds a SIGTERM/SIGHUP exit may take before the process ends without finishing it.
 EXIT_GRACE = 3.0
-#: Allocations between young-generation collections (CPython's default is 700).
+#: Allocations between young-generation collections Python starts itself (CPython's default is 700): a
+#: backstop, for when the tick cannot pace them (a key held down, a loop blocked).
 GC_THRESHOLD = 50_000
+#: The tick collects the young generation once this many objects wait in it and no key is waiting: a pause
+#: of a few ms at a moment of the app's choosing, instead of Python's 50k-object collection (20-200 ms)
+#: falling at random, under a key (measured with bench/soak.py --time-loop).
+GC_YOUNG_STEP = 5_000
+#: Paced young collections between two collections of the middle generation.
+GC_MIDDLE_EVERY = 10
 #: Findings panel refresh (seconds).
 FINDINGS_INTERVAL = 1.0
 #: Inactive findings the panel keeps (the most recent); older ones are let go so days of scanners do not pile up.
@@ -191,6 +198,7 @@ class AlsateApp(KeyOrder, App[int]):
                  theme: str | None = None) -> None:
         super().__init__()
         self._key_order_init()
+        self._key_at = 0.0  # when the last key came (no paced collection right after one)
         #: The theme to start with; None: :meth:`default_theme`.
         self.start_theme = theme
         self.sources = list(sources or [])
@@ -325,6 +333,7 @@ class AlsateApp(KeyOrder, App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
+            self._key_at = time.monotonic()
             self._hold_background()
             if not event.is_forwarded:
                 await self.ordered_key(event)
@@ -503,6 +512,8 @@ class AlsateApp(KeyOrder, App[int]):
         if self.generating:
             self._update_model_rate()
         self._update_status()
+        if now - self._key_at > TICK and gc.get_count()[0] >= GC_YOUNG_STEP:
+            self.call_after_refresh(_pace_gc)  # once this tick's frame is painted
 
     def _extend_views(self, limit: float = VIEW_TIME) -> None:
         """Extend the log view, then the search view, slice by slice for at most ``limit`` seconds."""
@@ -1197,6 +1208,13 @@ def _terminal_fd() -> int | None:
     except (OSError, ValueError):
         return None
     return fd if fd >= 0 and os.isatty(fd) else None
+
+
+def _pace_gc() -> None:
+    """A small collection now, if enough young objects wait (see :data:`GC_YOUNG_STEP`)."""
+    young, middle, _ = gc.get_count()
+    if young >= GC_YOUNG_STEP and gc.isenabled():
+        gc.collect(1 if middle >= GC_MIDDLE_EVERY else 0)
 
 
 def _freeze_heap() -> None:
