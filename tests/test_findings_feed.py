@@ -215,3 +215,38 @@ def test_a_detector_error_is_reported_and_the_thread_goes_on(demo_store: Store) 
     finally:
         feed.stop()
     assert not feed._thread.is_alive()
+
+
+def test_the_rate_series_of_findings_the_engine_let_go_are_let_go_too() -> None:
+    """A live view keeps a bounded number of inactive findings; the feed's per-finding series follow."""
+    engine = FindingsEngine(persist_templates=False, max_inactive=5, active_window=60)
+    snapshots = []
+    feed = FindingsFeed(engine, snapshots.append)
+    for n in range(200):  # a new scanner address every 10 s, each quiet after its one event
+        engine.report(f"test.scan:{n}", detector="test", title=f"scan {n}", category="security", severity=4,
+                      ts=1000.0 + n * 10, evidence=[f"a.log#{n}"])
+        engine.now = 1000.0 + n * 10
+        feed._snapshot()
+    shown = {row.finding.id for row in snapshots[-1].rows}
+    assert len(shown) <= 12 and "test.scan:199" in shown
+    assert set(feed._series) == shown and set(feed._evidence_seen) == shown
+
+
+def test_a_feed_that_falls_behind_skips_new_batches_and_counts_them(demo_store: Store) -> None:
+    """The queue of live records is bounded: an engine that cannot keep up does not hold the flood."""
+    snapshots = []
+    feed = FindingsFeed(FindingsEngine(persist_templates=False), snapshots.append, max_pending=1000)
+    records = list(demo_store)[:1500]
+    for start in range(0, 1500, 300):
+        feed.feed(records[start:start + 300])
+    assert feed.pending == 900 and feed.skipped == 600
+    feed.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (feed.pending or not snapshots) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert feed.pending == 0 and snapshots[-1].records == 900
+        feed.feed(records[:300])  # room again
+        assert feed.skipped == 600
+    finally:
+        feed.stop()

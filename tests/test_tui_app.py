@@ -198,6 +198,23 @@ async def test_keys_read_together_go_where_the_keys_before_them_sent_the_focus()
         typed("escape", "slash", "s", "s", "h", "d", "enter")  # the pattern goes into the search prompt
         await wait_for(pilot, lambda: app.search is not None)
         assert app.search.pattern == "sshd" and app.filters.finding_id is not None
+        typed("c")
+        app.post_message(events.Paste("why?"))  # a paste right after: into the chat too
+        await wait_for(pilot, lambda: "why?" in app.chat.input.value, timeout=3)
+
+
+@run_async
+async def test_a_key_whose_marker_is_lost_does_not_hold_the_keys_after_it() -> None:
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app._key_away, app._key_sent_at = 10_000, 0.0  # a marker that will never come back
+        app.post_message(events.Key("3", "3"))
+        await pilot.pause()
+        assert app.filters.levels == frozenset(range(5))  # waiting
+        await wait_for(pilot, lambda: app.filters.levels == frozenset(range(4)), timeout=3)
 
 
 @run_async
@@ -700,3 +717,16 @@ async def test_young_objects_are_collected_on_the_tick_not_right_after_a_key() -
         await pilot.pause()
         assert gc.get_count()[0] < GC_YOUNG_STEP
         assert len(keep) == GC_YOUNG_STEP
+
+
+@run_async
+async def test_status_bar_says_when_the_findings_engine_skipped_lines() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: app.findings_feed is not None)
+        assert "skipped" not in app.status_info().loading
+        app.findings_feed.max_pending = 0  # as if 500k records were waiting
+        app.ingest(records_shown(app)[:7])
+        assert app.findings_feed.skipped == 7
+        assert "findings: 7 lines skipped (behind)" in app.status_info().loading

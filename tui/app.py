@@ -335,12 +335,12 @@ class AlsateApp(KeyOrder, App[int]):
         if isinstance(event, events.Key):
             self._key_at = time.monotonic()
             self._hold_background()
-            if not event.is_forwarded:
-                await self.ordered_key(event)
-                return
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            await self.ordered_key(event)  # after the keys before it (tui/key_order.py)
+            return
         await super().on_event(event)
 
-    async def hand_on_key(self, event: events.Key) -> None:
+    async def hand_on_key(self, event: events.Key | events.Paste) -> None:
         await super().on_event(event)
 
     def _hold_background(self) -> None:
@@ -485,6 +485,8 @@ class AlsateApp(KeyOrder, App[int]):
         if not self._alive():
             return
         now = time.monotonic()
+        if self.key_lost(now):
+            self.call_later(self.release_lost_key)
         marks = self._rate_marks
         marks.append((now, self.ingested))
         first_at, first_count = marks[0]
@@ -531,8 +533,11 @@ class AlsateApp(KeyOrder, App[int]):
         if self.notice:
             sources = f"{self.notice}; {sources}"
         loading = self._loading
-        if self.findings_feed is not None and self.findings_feed.pending > 1000:
-            loading = (loading + " " if loading else "") + f"findings: {self.findings_feed.pending:,} to read"
+        feed = self.findings_feed
+        if feed is not None and feed.pending > 1000:
+            loading = (loading + " " if loading else "") + f"findings: {feed.pending:,} to read"
+        if feed is not None and feed.skipped:
+            loading = (loading + " " if loading else "") + f"findings: {feed.skipped:,} lines skipped (behind)"
         return StatusInfo(
             sources=sources, rate=self._rate, filter=self.filters.describe(), shown=len(self.view),
             held=len(self.store), model=self.model_state, dropped=self.store.dropped,

@@ -44,6 +44,9 @@ HISTORY_CHUNK = 5000
 COLUMN_SLICE = 2048
 #: Records whose timestamps are kept for the rate series before a snapshot is forced.
 RECENT_LIMIT = 50_000
+#: Live records that may wait for the engine; beyond that new batches are skipped (and counted), so an
+#: engine that cannot keep up with a flood does not hold the flood in memory.
+MAX_PENDING = 500_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class FindingsFeed:
     def __init__(self, engine, publish: Callable[[FindingsSnapshot], None], *, interval: float = 0.5,
                  store: Store | None = None,
                  on_history_done: Callable[[], None] | None = None,
-                 may_run: threading.Event | None = None, yield_limit: float = 0.25) -> None:
+                 may_run: threading.Event | None = None, yield_limit: float = 0.25,
+                 max_pending: int = MAX_PENDING) -> None:
         self.engine = engine
         self.publish = publish
         self.interval = interval
@@ -76,6 +80,9 @@ class FindingsFeed:
         self.yield_limit = yield_limit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pending = 0
+        self.max_pending = max_pending
+        #: Live records never fed: they came while :attr:`max_pending` records were waiting.
+        self.skipped = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alsate findings", daemon=True)
         self._series: dict[str, dict[int, int]] = {}
@@ -97,8 +104,12 @@ class FindingsFeed:
                 self.engine.close()
 
     def feed(self, records: Sequence[Record]) -> None:
-        """Live records (any thread; never blocks)."""
+        """Live records (any thread; never blocks). Skipped, and counted in :attr:`skipped`, while
+        :attr:`max_pending` records wait already."""
         if records:
+            if self._pending + len(records) > self.max_pending:
+                self.skipped += len(records)
+                return
             self._pending += len(records)
             self._queue.put(list(records))
 
@@ -237,6 +248,11 @@ class FindingsFeed:
                 del series[old]
             rate = tuple(series.get(b, 0) for b in range(now_bucket - SPARK_BUCKETS + 1, now_bucket + 1))
             rows.append(FindingRow(finding, rate))
+        if len(self._series) > len(rows):  # findings the engine let go (a live view's bound on inactive ones)
+            alive = {row.finding.id for row in rows}
+            for gone in [fid for fid in self._series if fid not in alive]:
+                del self._series[gone]
+                self._evidence_seen.pop(gone, None)
         recent.clear()
         self._dirty = False
         self.publish(FindingsSnapshot(tuple(rows), self.engine.records, self._pending))
