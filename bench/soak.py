@@ -230,7 +230,11 @@ def census(app) -> dict:
     import gc
 
     store = app.store
-    figures = {"py_blocks": sys.getallocatedblocks(), "gc_objects": len(gc.get_objects()),
+    tracked = gc.get_objects()
+    kinds = Counter(type(o).__name__ for o in tracked)
+    del tracked
+    figures = {"py_blocks": sys.getallocatedblocks(), "gc_objects": sum(kinds.values()),
+               "gc_types": dict(kinds.most_common(25)),
                "store_record_ids": len(store._record_seqs), "store_payload": len(store._payload)}
     feed = app.findings_feed
     if feed is not None:
@@ -468,7 +472,13 @@ class Soak:
         if args.census and (not self.samples or now - self.samples[-1].get("census_t", -1e9) >= args.census):
             row["census"] = census(app)
             row["census_t"] = now
-            log("census   " + " ".join(f"{k}={v:,}" for k, v in row["census"].items()))
+            log("census   " + " ".join(f"{k}={v:,}" for k, v in row["census"].items() if k != "gc_types"))
+            first = next((r["census"]["gc_types"] for r in self.samples if "census" in r), None)
+            if first is not None:
+                types = row["census"]["gc_types"]
+                change = sorted(((n - first.get(k, 0), k) for k, n in types.items()), reverse=True)[:10]
+                log("census   tracked objects by type, change since the first census: "
+                    + " ".join(f"{k}{d:+,}" for d, k in change))
         elif self.samples:
             row["census_t"] = self.samples[-1].get("census_t", -1e9)
         last.update(t=now, written=total_written, access=wrote["access"], journal=wrote["journal"],

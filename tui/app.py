@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from alsate.engine.errors import UserError
 from alsate.engine.records import DEFAULT_MAX_PRIORITY, Record, SourceKind
 from alsate.engine.store import Query, Store, View
+from alsate.tui import heap
 from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
 from alsate.tui.findings_panel import FindingsPanel
@@ -199,6 +200,7 @@ class AlsateApp(KeyOrder, App[int]):
         super().__init__()
         self._key_order_init()
         self._key_at = 0.0  # when the last key came (no paced collection right after one)
+        self._trimmer = heap.Trimmer()
         #: The theme to start with; None: :meth:`default_theme`.
         self.start_theme = theme
         self.sources = list(sources or [])
@@ -286,6 +288,8 @@ class AlsateApp(KeyOrder, App[int]):
         self._saved_runtime = (sys.getswitchinterval(), gc.get_threshold())
         sys.setswitchinterval(SWITCH_INTERVAL)
         gc.set_threshold(GC_THRESHOLD, 20, 20)
+        heap.limit_arenas()  # before the source and findings threads start (tui/heap.py)
+        self._trimmer.start()
         self.theme = self.default_theme()
         log = self.log_pane
         log.border_title = "Log"
@@ -1113,8 +1117,9 @@ class AlsateApp(KeyOrder, App[int]):
 
     def focus_now(self, widget: Widget) -> None:
         """Focus ``widget`` before the next key is handled (``Widget.focus`` defers it, so a key typed
-        right after ``f`` went to the pane focused before)."""
-        self.screen.set_focus(widget)
+        right after ``f`` went to the pane focused before). On the widget's own screen, as Textual does: a
+        screen pushed over it keeps its focus."""
+        widget.screen.set_focus(widget)
 
     def action_focus_pane(self, which: str) -> None:
         if which == "chat":
@@ -1172,6 +1177,7 @@ class AlsateApp(KeyOrder, App[int]):
         if self._stopping.is_set():
             return
         self._stopping.set()
+        self._trimmer.stop()
         if self._stream is not None:
             self._stream.cancel()
         if self.source_set is not None:
