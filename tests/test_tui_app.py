@@ -210,11 +210,13 @@ async def test_a_key_whose_marker_is_lost_does_not_hold_the_keys_after_it() -> N
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app._key_away, app._key_sent_at = 10_000, 0.0  # a marker that will never come back
+        import time
+
+        app._key_away, app._key_sent_at = 10_000, time.monotonic()  # a marker that will never come back
         app.post_message(events.Key("3", "3"))
-        await pilot.pause()
-        assert app.filters.levels == frozenset(range(5))  # waiting
-        await wait_for(pilot, lambda: app.filters.levels == frozenset(range(4)), timeout=3)
+        await pilot.pause(0.2)
+        assert app.filters.levels == frozenset(range(5))  # waiting (for MARKER_TIMEOUT, 1 s)
+        await wait_for(pilot, lambda: app.filters.levels == frozenset(range(4)), timeout=5)
 
 
 @run_async
