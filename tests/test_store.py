@@ -15,6 +15,17 @@ def rec(n: int, priority: int, unit: str = "app", host: str = "h1", effective: i
                   priority if effective is None else effective, text, text, None, "journal", f"c{n}")
 
 
+#: An nginx access line; ``{n}`` makes each one's path its own.
+ACCESS_LINE = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" {status} 5 "-" "curl/8"'
+
+
+def access_log(store: Store, origin: str) -> AccessLogParser:
+    """A parser for ``origin``, registered with ``store`` (its records are held as lines)."""
+    parser = AccessLogParser(origin)
+    store.source_id(parser.origin, parser.kind, parser)
+    return parser
+
+
 def test_priority_view_uses_only_matching_records_and_pages():
     store = Store(capacity=1000)
     for n in range(100):
@@ -85,10 +96,9 @@ def test_refresh_with_a_budget_finishes_in_steps():
 
 
 def test_file_records_are_held_as_lines_and_reparsed_identically():
-    parser = AccessLogParser("/var/log/nginx/access.log")
     store = Store()
-    store.source_id(parser.origin, parser.kind, parser)
-    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /x HTTP/1.1" 503 5 "-" "curl/8"'
+    parser = access_log(store, "/var/log/nginx/access.log")
+    line = ACCESS_LINE.format(n="x", status=503)
     original = parser.parse(line, 4096)
     seq = store.append(original)
     assert store._payload[0] == line  # only the line is kept
@@ -112,12 +122,10 @@ def test_capacity_must_be_positive():
 
 
 def test_lookup_finds_line_and_whole_records_by_id():
-    parser = AccessLogParser("/var/log/nginx/access.log")
     store = Store()
-    store.source_id(parser.origin, parser.kind, parser)
-    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" 503 5 "-" "curl/8"'
+    parser = access_log(store, "/var/log/nginx/access.log")
     for n in range(50):
-        store.append(parser.parse(line.format(n=n), n * 100))
+        store.append(parser.parse(ACCESS_LINE.format(n=n, status=503), n * 100))
     store.append(rec(7, 3))
     found = store.lookup(["/var/log/nginx/access.log#300", "journal#c7", "nope#1", "/var/log/nginx/access.log#301"])
     assert sorted(found) == ["/var/log/nginx/access.log#300", "journal#c7"]
@@ -125,14 +133,11 @@ def test_lookup_finds_line_and_whole_records_by_id():
 
 
 def test_lookup_after_eviction_and_across_sources_with_equal_positions():
-    first, second = AccessLogParser("/logs/a.log"), AccessLogParser("/logs/b.log")
     store = Store(capacity=400)
-    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" 503 5 "-" "curl/8"'
-    for parser in (first, second):
-        store.source_id(parser.origin, parser.kind, parser)
+    first, second = access_log(store, "/logs/a.log"), access_log(store, "/logs/b.log")
     for n in range(300):
         for parser in (first, second):
-            store.append(parser.parse(line.format(n=f"{parser.origin}/{n}"), n))
+            store.append(parser.parse(ACCESS_LINE.format(n=f"{parser.origin}/{n}", status=503), n))
         store.append(rec(n, 3))
     # 900 appended, 400 held: the oldest went in chunks.
     assert store.first_seq > 0 and len(store) <= 400
@@ -156,12 +161,10 @@ def test_lookup_of_journal_records_appended_in_a_chunk():
 
 
 def test_evidence_view_of_line_and_journal_records_grows_and_keeps_other_constraints():
-    parser = AccessLogParser("/logs/a.log")
     store = Store()
-    store.source_id(parser.origin, parser.kind, parser)
-    line = '192.0.2.1 - - [02/Mar/2024:14:01:33 +0000] "GET /{n} HTTP/1.1" {status} 5 "-" "curl/8"'
+    parser = access_log(store, "/logs/a.log")
     for n in range(200):
-        store.append(parser.parse(line.format(n=n, status=503 if n % 2 else 200), n * 10))
+        store.append(parser.parse(ACCESS_LINE.format(n=n, status=503 if n % 2 else 200), n * 10))
         store.append(rec(n, n % 8))
     ids = frozenset({"/logs/a.log#30", "/logs/a.log#40", "/logs/a.log#1990", "/logs/a.log#31", "journal#c4",
                      "journal#c3", "nope#1"})
@@ -177,7 +180,7 @@ def test_evidence_view_of_line_and_journal_records_grows_and_keeps_other_constra
     grows = store.view(Query(ids=wider))
     grows.refresh()
     assert list(grows.matches) == expected
-    store.append(parser.parse(line.format(n="late", status=502), 5000))
+    store.append(parser.parse(ACCESS_LINE.format(n="late", status=502), 5000))
     store.append(rec(900, 3))
     grows.refresh()
     fresh = store.view(Query(ids=wider))
