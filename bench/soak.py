@@ -295,6 +295,8 @@ class Soak:
         self.t0 = 0.0
         self.app = None
         self.cpu: CpuMeter | None = None
+        self.census_at = float("-inf")  # when the last --census was taken
+        self.first_census: dict[str, int] | None = None  # tracked objects by type, at the first one
 
     def argv(self) -> list[str]:
         nginx = self.rig.nginx
@@ -469,18 +471,17 @@ class Soak:
             "misses": sum(1 for _, _, lat in window if lat is None),
             "cpu_pct": self.cpu.sample(), "load1": round(os.getloadavg()[0], 2),
         }
-        if args.census and (not self.samples or now - self.samples[-1].get("census_t", -1e9) >= args.census):
+        if args.census and now - self.census_at >= args.census:
+            self.census_at = now
             row["census"] = census(app)
-            row["census_t"] = now
             log("census   " + " ".join(f"{k}={v:,}" for k, v in row["census"].items() if k != "gc_types"))
-            first = next((r["census"]["gc_types"] for r in self.samples if "census" in r), None)
-            if first is not None:
-                types = row["census"]["gc_types"]
+            types, first = row["census"]["gc_types"], self.first_census
+            if first is None:
+                self.first_census = types
+            else:
                 change = sorted(((n - first.get(k, 0), k) for k, n in types.items()), reverse=True)[:10]
                 log("census   tracked objects by type, change since the first census: "
                     + " ".join(f"{k}{d:+,}" for d, k in change))
-        elif self.samples:
-            row["census_t"] = self.samples[-1].get("census_t", -1e9)
         last.update(t=now, written=total_written, access=wrote["access"], journal=wrote["journal"],
                     seen=total_seen, keys=len(self.keys))
         self.samples.append(row)
