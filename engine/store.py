@@ -28,6 +28,7 @@ from alsate.engine.formats.base import ParserBase
 from alsate.engine.records import Record
 
 DEFAULT_CAPACITY = 1_000_000
+ALL_PRIORITIES = frozenset(range(8))
 _ORIGIN = Record._fields.index("origin")
 _POS = Record._fields.index("pos")
 _RAW = Record._fields.index("raw")
@@ -58,7 +59,6 @@ def _whole(item: tuple) -> Record:
 
 def _held_id(item: tuple) -> str:
     return f"{item[_ORIGIN]}#{item[_POS]}"
-ALL_PRIORITIES = frozenset(range(8))
 
 
 @dataclass(frozen=True)
