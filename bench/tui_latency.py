@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -158,6 +159,22 @@ async def measure(args: argparse.Namespace) -> dict:
             done.set()
 
     app._display = display  # type: ignore[method-assign]
+    timer = sampler = None
+    if args.time_loop:
+        from _loop_sampler import LoopTimer
+        from textual.screen import Screen
+
+        timer = LoopTimer()
+        timer.wrap(app, "_ingest", "app._ingest (live batch)")
+        timer.wrap(app, "_tick", "app._tick (10 Hz)")
+        timer.wrap(type(app), "on_findings_updated", "app.on_findings_updated")
+        timer.wrap(Screen, "_compositor_refresh", "screen._compositor_refresh (frame)")
+        timer.watch_gc()
+    probe = SimpleNamespace(_check=None, _t0=0.0)  # what the sampler reads: a key waiting since _t0
+    if args.sample_slow_keys:
+        from _loop_sampler import SlowKeySampler
+
+        sampler = SlowKeySampler(probe, after=args.sample_slow_keys / 1000)
     result: dict = {"records": args.records, "rate_target": args.rate, "keys": args.keys,
                     "size": f"{args.width}x{args.height}"}
     async with app.run_test(size=(args.width, args.height)) as pilot:
@@ -182,6 +199,12 @@ async def measure(args: argparse.Namespace) -> dict:
         ingested0, t_begin = app.ingested, time.perf_counter()
         result["partial_view_repaints"] = 0
         rng = random.Random(7)
+        if sampler is not None:
+            sampler.start()
+        timed_from = time.perf_counter()
+        if timer is not None:
+            for values in timer.times.values():
+                values.clear()
         for n in range(args.keys):
             key = keys[n % len(keys)]
             if key in ("3", "4"):
@@ -195,7 +218,8 @@ async def measure(args: argparse.Namespace) -> dict:
             pending["key"] = key
             pending["before"] = {"follow": log.follow, "seq": log.cursor_seq() or 0}
             pending["end_seq"] = app.store.end_seq
-            pending["t0"] = time.perf_counter()
+            pending["t0"] = probe._t0 = time.perf_counter()
+            probe._check = key
             app.post_message(events.Key(key, key if len(key) == 1 else None))
             try:
                 await asyncio.wait_for(done.wait(), 2.0)
@@ -206,9 +230,15 @@ async def measure(args: argparse.Namespace) -> dict:
                 per_key.setdefault(key, []).append(latency)
             except asyncio.TimeoutError:
                 result.setdefault("no_repaint", []).append(key)
+            probe._check = None
             pending.clear()
             await asyncio.sleep(rng.uniform(0.02, 0.08))
         elapsed = time.perf_counter() - t_begin
+        if timer is not None:
+            result["loop"] = timer.report(time.perf_counter() - timed_from)
+        if sampler is not None:
+            sampler.stop()
+            result["slow_keys"] = sampler.report(top=20)
         written = writer.written
         writer.stop()
         result["ingest_lines_per_s"] = round((app.ingested - ingested0) / elapsed)
@@ -247,6 +277,10 @@ def main() -> int:
                         help="for comparison: keys handed on at once, not after the key before them")
     parser.add_argument("--no-findings", action="store_true",
                         help="for comparison: no findings engine (its thread and its panel updates)")
+    parser.add_argument("--time-loop", action="store_true",
+                        help="also time the app's loop callbacks (live batches, tick, frames) and GC")
+    parser.add_argument("--sample-slow-keys", type=float, default=0, metavar="MS",
+                        help="sample the loop's stack while a key has waited over MS milliseconds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if args.write_live:
@@ -258,7 +292,16 @@ def main() -> int:
         print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>24}: {value}")
+            if key == "loop":
+                for row in value:
+                    print(f"{'loop':>24}: {row}")
+            elif key == "slow_keys":
+                print(f"{'slow-key samples':>24}: {value['samples']}")
+                for kind in ("inclusive", "leaf"):
+                    for where, pct in value[kind]:
+                        print(f"{kind:>24}: {pct:5.1f}%  {where}")
+            else:
+                print(f"{key:>24}: {value}")
     return 0
 
 

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (overrides epochs)")
     p.add_argument("--epochs", type=float, help="training epochs")
     p.add_argument("--wandb", action="store_true", default=None, help="log to Weights & Biases")
+    p.add_argument("--resume", action="store_true", help="go on from the newest checkpoint in OUTPUT_DIR/checkpoints "
+                                                         "(with a larger --max-steps or --epochs, extend a run)")
 
     p = sub.add_parser("export", help="write the GGUF LoRA adapter and check it in llama.cpp",
                        description="Convert the PEFT adapter into a GGUF LoRA adapter, load it with the GGUF base "
@@ -144,10 +146,10 @@ def cmd_data(config) -> dict[str, Any]:
     return summary
 
 
-def cmd_fit(config) -> dict[str, Any]:
+def cmd_fit(config, *, resume: bool = False) -> dict[str, Any]:
     from alsate.train.fit import run_fit
 
-    result = run_fit(config)
+    result = run_fit(config, resume=resume)
     _say(f"fit: {result.steps} steps in {result.seconds:.0f} s; train loss {result.train_loss_first} -> "
          f"{result.train_loss_last}; best eval loss {result.eval_loss_best}; adapter in {result.adapter_dir}")
     return result.to_json()
@@ -275,7 +277,7 @@ def run(argv: list[str] | None = None) -> int:
     if args.verb == "data":
         cmd_data(config)
     elif args.verb == "fit":
-        cmd_fit(config)
+        cmd_fit(config, resume=args.resume)
     elif args.verb == "export":
         cmd_export(config, to=args.to, fidelity=not args.no_fidelity, merged=args.merged)
     elif args.verb == "eval":

@@ -195,8 +195,27 @@ def _dataset(rows: list[dict[str, Any]]):
     return Dataset.from_dict({"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]})
 
 
-def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
-    """Train the LoRA adapter on ``output_dir/data`` (run :func:`run_data` first) into ``output_dir/adapter``."""
+def last_checkpoint(config: Config) -> Path:
+    """The newest ``checkpoint-N`` under ``output_dir/checkpoints`` (weights, optimizer, schedule, RNG)."""
+    checkpoints = config.out / "checkpoints"
+    found = []
+    if checkpoints.is_dir():
+        for path in checkpoints.glob("checkpoint-*"):
+            step = path.name.removeprefix("checkpoint-")
+            if step.isdigit() and (path / "trainer_state.json").is_file():
+                found.append((int(step), path))
+    if not found:
+        raise TrainError(f"nothing to resume: no checkpoint in {checkpoints}; run `alsate-train fit` without --resume")
+    return max(found)[1]
+
+
+def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -> FitResult:
+    """Train the LoRA adapter on ``output_dir/data`` (run :func:`run_data` first) into ``output_dir/adapter``.
+
+    ``resume`` goes on from the newest checkpoint: its weights, optimizer state, step and
+    RNG; the schedule is rebuilt from the config, so a larger ``max_steps`` or ``epochs``
+    extends a finished run (the cosine rate picks up where the new schedule has it).
+    """
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import EarlyStoppingCallback, set_seed
@@ -207,6 +226,7 @@ def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
     eval_rows = read_jsonl(data_dir / "validation.jsonl")
     if not train_rows:
         raise TrainError(f"{data_dir / 'train.jsonl'} is empty; run `alsate-train data` with a larger dataset")
+    resume_from = str(last_checkpoint(config)) if resume else None
     if config.eval_max_examples > 0:
         eval_rows = eval_rows[: config.eval_max_examples]
     if config.threads > 0:
@@ -285,7 +305,7 @@ def run_fit(config: Config, *, bf16: bool | None = None) -> FitResult:
         callbacks=callbacks,
     )
     started = time.monotonic()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.monotonic() - started
     adapter_dir = config.out / ADAPTER_DIR
     main_process = trainer.is_world_process_zero()

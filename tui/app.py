@@ -41,6 +41,7 @@ from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
 from alsate.tui.findings_panel import FindingsPanel
 from alsate.tui.format import priorities_label, safe
+from alsate.tui.frame_rate import quicken_frames
 from alsate.tui.key_order import KeyOrder
 from alsate.tui.log_pane import LogPane
 from alsate.tui.status_bar import Breadcrumb, StatusBar, StatusInfo
@@ -75,9 +76,11 @@ EXIT_GRACE = 3.0
 #: Allocations between young-generation collections Python starts itself (CPython's default is 700): a
 #: backstop, for when the tick cannot pace them (a key held down, a loop blocked).
 GC_THRESHOLD = 50_000
-#: The tick collects the young generation once this many objects wait in it and no key is waiting: a pause
-#: of a few ms at a moment of the app's choosing, instead of Python's 50k-object collection (20-200 ms)
-#: falling at random, under a key (measured with bench/soak.py --time-loop).
+#: The tick collects the young generation once this many objects wait in it, after its frame is painted: a
+#: pause of a few ms at a moment of the app's choosing, instead of Python's 50k-object collection (15-200 ms,
+#: in whichever thread allocates, holding the GIL) falling at random, under a key (measured with
+#: bench/soak.py and bench/tui_latency.py --time-loop; typing does not put it off: a collection put off
+#: while keys came grew to Python's own).
 GC_YOUNG_STEP = 5_000
 #: Paced young collections between two collections of the middle generation.
 GC_MIDDLE_EVERY = 10
@@ -198,8 +201,8 @@ class AlsateApp(KeyOrder, App[int]):
                  source_set_factory: Callable | None = None, findings: bool = True,
                  theme: str | None = None) -> None:
         super().__init__()
+        quicken_frames()  # before the first screen's update timer is made (tui/frame_rate.py)
         self._key_order_init()
-        self._key_at = 0.0  # when the last key came (no paced collection right after one)
         self._trimmer = heap.Trimmer()
         #: The theme to start with; None: :meth:`default_theme`.
         self.start_theme = theme
@@ -337,7 +340,6 @@ class AlsateApp(KeyOrder, App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
-            self._key_at = time.monotonic()
             self._hold_background()
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
             await self.ordered_key(event)  # after the keys before it (tui/key_order.py)
@@ -518,7 +520,7 @@ class AlsateApp(KeyOrder, App[int]):
         if self.generating:
             self._update_model_rate()
         self._update_status()
-        if now - self._key_at > TICK and gc.get_count()[0] >= GC_YOUNG_STEP:
+        if gc.get_count()[0] >= GC_YOUNG_STEP:
             self.call_after_refresh(_pace_gc)  # once this tick's frame is painted
 
     def _extend_views(self, limit: float = VIEW_TIME) -> None:
