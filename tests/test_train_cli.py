@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -205,6 +206,33 @@ def test_tiny_run_writes_the_eval_table(tiny_run):
     samples = [json.loads(line) for line in (out / "eval_samples.jsonl").read_text().splitlines()]
     assert {s["task"] for s in samples} == {"explain", "refuse"}
     assert any(s["reference"] == REFUSAL for s in samples)
+
+
+@tiny[0]
+@tiny[1]
+def test_tiny_run_resumes_from_its_checkpoint(tiny_run, capsys, monkeypatch, tmp_path):
+    """--resume goes on from checkpoint-3 to step 5: steps 1-3 are the first run's (restored, not trained
+    again: a fresh 5-step run would have another schedule), and only 4-5 are new. Runs after the tests
+    above, which read the 3-step adapter."""
+    out, codes = tiny_run
+    assert codes["fit"] == 0
+    config = out.parent / "tiny.toml"
+    first = json.loads((out / "fit.json").read_text())["history"]
+    monkeypatch.setenv("ALSATE_TRAIN_CACHE", str(TRAIN_CACHE))
+    code, _, err = _run(capsys, "fit", "--config", str(config), "--resume", "--max-steps", "5")
+    assert code == 0, err
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["steps"] == 5
+    losses = {h["step"]: h["loss"] for h in fit["history"] if "loss" in h}
+    assert sorted(losses) == [1, 2, 3, 4, 5]
+    assert [losses[n] for n in (1, 2, 3)] == [h["loss"] for h in first if "loss" in h]
+
+    # Nothing to resume from: one line, before the model is loaded.
+    fresh = tmp_path / "fresh"
+    shutil.copytree(out / "data", fresh / "data")
+    code, _, err = _run(capsys, "fit", "--config", str(config), "--output-dir", str(fresh), "--resume")
+    assert code != 0 and err.count("\n") == 1
+    assert "nothing to resume: no checkpoint in" in err and "Traceback" not in err
 
 
 # --- harvest ------------------------------------------------------------------------------

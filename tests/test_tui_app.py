@@ -746,7 +746,6 @@ async def test_screens_paint_on_the_quick_frame_grid() -> None:
 
 def test_a_frame_rate_the_user_set_is_kept(monkeypatch) -> None:
     import textual.screen
-
     from alsate.tui.frame_rate import FRAME_PERIOD, quicken_frames
 
     monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 1 / 30)
