@@ -753,3 +753,34 @@ def test_a_frame_rate_the_user_set_is_kept(monkeypatch) -> None:
     assert quicken_frames() == 1 / 30
     monkeypatch.delenv("TEXTUAL_FPS")
     assert quicken_frames() == FRAME_PERIOD
+
+
+@run_async
+async def test_a_fast_following_pane_is_repainted_five_times_a_second(monkeypatch) -> None:
+    """Above FAST_FOLLOW_RATE a following pane gets the new lines every FAST_FOLLOW_PERIOD, not every tick
+    (the view itself grows at every tick); below it, at every tick."""
+    import time
+
+    import alsate.tui.app as app_module
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, findings=False)
+        log = app.log_pane
+        last = app.store.get(app.store.end_seq - 1)._replace(effective=3)
+        monkeypatch.setattr(app_module, "FAST_FOLLOW_RATE", 0)  # every rate is fast
+        app.ingest([last._replace(pos="fast1")])
+        app._tick()
+        app._follow_painted = time.monotonic()  # as if just painted
+        app.ingest([last._replace(pos="fast2")])
+        app._tick()
+        assert app.view.store.get(app.view.matches[-1]).pos == "fast2"  # the view has it
+        assert log.cursor < len(app.view) - 1 and app._dirty  # the pane not yet
+        await pilot.pause(app_module.FAST_FOLLOW_PERIOD + 0.1)
+        assert log.cursor_record().pos == "fast2"
+
+        monkeypatch.setattr(app_module, "FAST_FOLLOW_RATE", float("inf"))  # no rate is
+        app._follow_painted = time.monotonic()
+        app.ingest([last._replace(pos="slow1")])
+        app._tick()
+        assert log.cursor_record().pos == "slow1"

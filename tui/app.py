@@ -58,6 +58,11 @@ if TYPE_CHECKING:
 
 #: How often the view is extended and the log pane repainted (seconds).
 TICK = 0.1
+#: Live lines per second from which a following log pane is repainted every FAST_FOLLOW_PERIOD seconds, not
+#: every tick: every line on screen is new at each repaint then (nobody reads them as they pass), and the
+#: frames were most of what a key waited for under load (bench/soak.py --sample-slow-keys).
+FAST_FOLLOW_RATE = 1_000
+FAST_FOLLOW_PERIOD = 0.2
 #: Records examined per call when a filtered view is extended, and the time the event loop spends
 #: extending views per tick or key: a regex or unit filter over 1M records is built over several ticks
 #: (priority-only views are built at once by the store in milliseconds).
@@ -241,6 +246,7 @@ class AlsateApp(KeyOrder, App[int]):
         #: (time, records ingested) at the last ticks: the live rate is taken over the last second.
         self._rate_marks: deque[tuple[float, int]] = deque(maxlen=int(1 / TICK) + 1)
         self._rate = 0.0
+        self._follow_painted = 0.0  # when a following log pane was last given the new lines
         self._checked_at = time.monotonic()
         self._warning = ""
         self._stopping = threading.Event()
@@ -514,7 +520,12 @@ class AlsateApp(KeyOrder, App[int]):
             if (hosts > 1) != bool(log.host_width):
                 log.host_width = 10 if hosts > 1 else 0
                 log.refresh()  # the lines are rendered again with the host column
-            log.records_changed(keep)
+            if (log.follow and self._rate >= FAST_FOLLOW_RATE
+                    and now - self._follow_painted < FAST_FOLLOW_PERIOD - TICK / 2):
+                self._dirty = True  # the tail is painted at the next tick that may
+            else:
+                self._follow_painted = now
+                log.records_changed(keep)
         if self._search_pending:
             self.action_search_next(*self._search_pending)
         if self.generating:
