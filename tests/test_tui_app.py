@@ -784,3 +784,37 @@ async def test_a_fast_following_pane_is_repainted_five_times_a_second(monkeypatc
         app.ingest([last._replace(pos="slow1")])
         app._tick()
         assert log.cursor_record().pos == "slow1"
+
+
+@run_async
+async def test_a_paused_pane_is_repainted_only_when_its_lines_change() -> None:
+    """Paused away from the end, new lines change nothing on screen: no repaint at each tick. Paused with
+    the end on screen, a new line is drawn."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, findings=False)
+        log = app.log_pane
+        await pilot.press("pageup", "pageup")
+        await pilot.pause(0.25)
+        refreshes = []
+        original = log.refresh
+        log.refresh = lambda *a, **k: (refreshes.append(a), original(*a, **k))[1]
+        last = app.store.get(app.store.end_seq - 1)._replace(effective=3)
+        app.ingest([last._replace(pos="late1")])
+        app._tick()
+        assert app.view.store.get(app.view.matches[-1]).pos == "late1"
+        assert refreshes == []
+
+        # A view shorter than the pane: its end is on screen, and a new line is drawn below it.
+        app.ingest([last._replace(pos=f"few{n}", unit="few.service") for n in range(3)])
+        app.apply_filters(Filters(units=frozenset({"few.service"})))
+        await pilot.pause(0.25)
+        await pilot.press("up")
+        assert log.follow is False and log.count == 3
+        await pilot.pause(0.25)
+        refreshes.clear()
+        app.ingest([last._replace(pos="few3", unit="few.service")])
+        app._tick()
+        assert refreshes and log.count == 4
+        await pilot.pause(0.1)
+        assert log._painted[1] == app.store.end_seq - 1  # the last frame drew it

@@ -92,6 +92,7 @@ class LogPane(ScrollView, can_focus=True):
         self._widest = 0
         self._styles: dict[str, Style] = {}
         self._sized_at = 0.0
+        self._painted: tuple = ()  # _window() at the last frame
 
     # -- styles -----------------------------------------------------------------------------
 
@@ -171,7 +172,18 @@ class LogPane(ScrollView, can_focus=True):
                 if cursor != self.cursor:
                     self.cursor = cursor
                     self.scroll_to(y=max(0, cursor - row), animate=False, immediate=True)
-            self.refresh()
+            if self._window() != self._painted:
+                self.refresh()  # paused, the lines on screen change only when they reach the end or are evicted
+
+    def _window(self) -> tuple:
+        """What the pane shows: its first and last records and the cursor (the view's sequence numbers
+        only grow, so the same ends and length are the same lines)."""
+        top, count = self.top, self.count
+        end = min(top + self._height, count)
+        if self.view is None or top >= end:
+            return (top, end, self.cursor)
+        matches = self.view.matches
+        return (matches[top], matches[end - 1], end - top, self.cursor)
 
     @property
     def _height(self) -> int:
@@ -271,6 +283,7 @@ class LogPane(ScrollView, can_focus=True):
         try:
             return super().render_lines(crop)
         finally:
+            self._painted = self._window()
             self._frame_region = None
 
     @property
