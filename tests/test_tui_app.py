@@ -818,3 +818,29 @@ async def test_a_paused_pane_is_repainted_only_when_its_lines_change() -> None:
         assert refreshes and log.count == 4
         await pilot.pause(0.1)
         assert log._painted[1] == app.store.end_seq - 1  # the last frame drew it
+
+
+@run_async
+async def test_a_kept_line_is_one_strip_not_the_strips_it_was_cut_from() -> None:
+    """The log pane keeps each rendered line as its final strip only (every Textual strip carries 7 caches
+    the GC walks; keeping the crop and the styled copies too cost 4.4 strips a line, now about 2: the one
+    kept and what Textual derives from it for the screen)."""
+    import gc
+
+    from textual.strip import Strip
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot, findings=False)
+        await pilot.press("7")
+        for _ in range(25):
+            await pilot.press("pageup")
+        await pilot.pause(0.3)
+        gc.collect()
+        kept = len(app.log_pane._lines)
+        strips = sum(1 for o in gc.get_objects() if type(o) is Strip)
+        assert kept > 400
+        assert strips < 3 * kept, (strips, kept)
+        # What is kept is what the screen shows: the pane's width, the base style applied.
+        line = next(reversed(app.log_pane._lines.values()))
+        assert line.cell_length == app.log_pane.scrollable_content_region.width

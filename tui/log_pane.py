@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 #: Rendered lines kept (per view) so repaints during follow do not re-render everything. Each strip holds
-#: Textual's caches (a dozen objects the cyclic GC walks): a few screens' worth, no more (was 2,000:
+#: Textual's caches (16 objects the cyclic GC walks): a few screens' worth, no more (was 2,000:
 #: the GC's middle generation took 60 ms at 5k lines/s, 42 ms with 500; bench/soak.py --time-loop).
 LINE_CACHE = 500
 #: Pane widths (cells) below which the unit column narrows, and below which unit and host are left out.
@@ -93,6 +93,7 @@ class LogPane(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._sized_at = 0.0
         self._painted: tuple = ()  # _window() at the last frame
+        self._fitted = (0, 0)  # the (scroll x, width) the kept lines were cut for
 
     # -- styles -----------------------------------------------------------------------------
 
@@ -252,19 +253,22 @@ class LogPane(ScrollView, can_focus=True):
         return record_line(record, self._style, effective=self.effective, highlight=self.highlight,
                            host_width=host_width, unit_width=unit_width)
 
-    def _strip_for(self, record: Record, seq: int) -> Strip:
-        """The whole line as a strip (cached by sequence number: follow repaints reuse it)."""
-        strip = self._lines.get(seq)
-        if strip is None:
-            text = self._text_for(record, seq)
-            strip = Strip(list(text.render(self.app.console)), text.cell_len)
-            self._lines[seq] = strip
-            if len(self._lines) > LINE_CACHE:
-                self._lines.popitem(last=False)
-            if text.cell_len > self._widest:
-                self._widest = min(text.cell_len, MAX_WIDTH)
-                self.call_after_refresh(self._sync_size)
-        return strip
+    def _strip_for(self, record: Record, seq: int, start: int, width: int, *, cursor: bool = False,
+                   marked: bool = False) -> Strip:
+        """The line as the pane shows it: cells ``start`` to ``start + width``, the base style applied (and the
+        cursor's or a mark's under the line's own styles). One strip is kept, without the strips it was
+        derived from: each Textual strip carries 7 caches (16 objects the cyclic GC walks), and a line kept
+        with its crop and styled copies cost four of them."""
+        text = self._text_for(record, seq)
+        if text.cell_len > self._widest:
+            self._widest = min(text.cell_len, MAX_WIDTH)
+            self.call_after_refresh(self._sync_size)
+        strip = Strip(text.render(self.app.console), text.cell_len).crop_extend(start, start + width, None)
+        if marked:
+            strip = strip.apply_style(self._style("marked"))
+        if cursor:
+            strip = strip.apply_style(self._style("cursor"))
+        return Strip(strip.apply_style(self._base_style)._segments, width)
 
     @property
     def _base_style(self) -> Style:
@@ -301,18 +305,22 @@ class LogPane(ScrollView, can_focus=True):
                 return Strip(text.render(self.app.console), text.cell_len).crop_extend(0, width, base)
             return Strip.blank(width, base)
         seq = self.view.matches[index]
-        strip = self._lines.get(seq)
+        cursor, marked = index == self.cursor, seq in self.marked
+        lines = self._lines
+        if (scroll_x, width) != self._fitted:  # the kept lines are cut for one scroll position and width
+            lines.clear()
+            self._fitted = (scroll_x, width)
+        strip = None if cursor or marked else lines.get(seq)
         if strip is None:  # not rendered yet: fetch (and parse) the page of records around it
             record = self._record_at(index)
             if record is None:
                 return Strip.blank(width, base)
-            strip = self._strip_for(record, seq)
-        strip = strip.crop_extend(scroll_x, scroll_x + width, None)
-        if seq in self.marked:
-            strip = strip.apply_style(self._style("marked"))
-        if index == self.cursor:
-            strip = strip.apply_style(self._style("cursor"))
-        return strip.apply_style(base)
+            strip = self._strip_for(record, seq, scroll_x, width, cursor=cursor, marked=marked)
+            if not (cursor or marked):
+                lines[seq] = strip
+                if len(lines) > LINE_CACHE:
+                    lines.popitem(last=False)
+        return strip
 
     # -- cursor and follow ---------------------------------------------------------------------
 
