@@ -122,3 +122,17 @@ class LoopTimer:
                          "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
                          "max_ms": round(1000 * ordered[-1], 2)})
         return rows
+
+
+def time_app_loop(app) -> LoopTimer:
+    """A :class:`LoopTimer` on what an AlsateApp's event loop runs: live batches, the tick, findings
+    updates, frames, and every garbage collection."""
+    from textual.screen import Screen
+
+    timer = LoopTimer()
+    timer.wrap(app, "_ingest", "app._ingest (live batch)")
+    timer.wrap(app, "_tick", "app._tick (10 Hz)")
+    timer.wrap(type(app), "on_findings_updated", "app.on_findings_updated")
+    timer.wrap(Screen, "_compositor_refresh", "screen._compositor_refresh (frame)")
+    timer.watch_gc()
+    return timer

@@ -319,15 +319,9 @@ class Soak:
         app._ingest = counted
         timer = None
         if args.time_loop:
-            from _loop_sampler import LoopTimer
-            from textual.screen import Screen
+            from _loop_sampler import time_app_loop
 
-            timer = LoopTimer()
-            timer.wrap(app, "_ingest", "app._ingest (live batch)")
-            timer.wrap(app, "_tick", "app._tick (10 Hz)")
-            timer.wrap(type(app), "on_findings_updated", "app.on_findings_updated")
-            timer.wrap(Screen, "_compositor_refresh", "screen._compositor_refresh (frame)")
-            timer.watch_gc()
+            timer = time_app_loop(app)
         width, height = (int(n) for n in args.size.split("x"))
         result: dict = {"app_argv": ["alsate-tui", *self.argv()]}
         async with app.run_test(size=(width, height)):

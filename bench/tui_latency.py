@@ -161,15 +161,9 @@ async def measure(args: argparse.Namespace) -> dict:
     app._display = display  # type: ignore[method-assign]
     timer = sampler = None
     if args.time_loop:
-        from _loop_sampler import LoopTimer
-        from textual.screen import Screen
+        from _loop_sampler import time_app_loop
 
-        timer = LoopTimer()
-        timer.wrap(app, "_ingest", "app._ingest (live batch)")
-        timer.wrap(app, "_tick", "app._tick (10 Hz)")
-        timer.wrap(type(app), "on_findings_updated", "app.on_findings_updated")
-        timer.wrap(Screen, "_compositor_refresh", "screen._compositor_refresh (frame)")
-        timer.watch_gc()
+        timer = time_app_loop(app)
     probe = SimpleNamespace(_check=None, _t0=0.0)  # what the sampler reads: a key waiting since _t0
     if args.sample_slow_keys:
         from _loop_sampler import SlowKeySampler
