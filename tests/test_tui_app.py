@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 from alsate.engine.records import Record
 from alsate.engine.store import Query
@@ -210,8 +211,6 @@ async def test_a_key_whose_marker_is_lost_does_not_hold_the_keys_after_it() -> N
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        import time
-
         app._key_away, app._key_sent_at = 10_000, time.monotonic()  # a marker that will never come back
         app.post_message(events.Key("3", "3"))
         await pilot.pause(0.2)
@@ -504,8 +503,6 @@ async def test_live_follow_of_the_demo_replay() -> None:
         assert app.status_info().rate > 0
         # live records are ones the replay stamped with the current time
         newest = app.store.get(app.store.end_seq - 1)
-        import time
-
         assert abs(newest.ts - time.time()) < 60
 
 
@@ -759,8 +756,6 @@ def test_a_frame_rate_the_user_set_is_kept(monkeypatch) -> None:
 async def test_a_fast_following_pane_is_repainted_five_times_a_second(monkeypatch) -> None:
     """Above FAST_FOLLOW_RATE a following pane gets the new lines every FAST_FOLLOW_PERIOD, not every tick
     (the view itself grows at every tick); below it, at every tick."""
-    import time
-
     import alsate.tui.app as app_module
 
     app = make_app()

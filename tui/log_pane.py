@@ -277,13 +277,22 @@ class LogPane(ScrollView, can_focus=True):
             base = self._styles[""] = self.rich_style
         return base
 
-    def render_lines(self, crop):
-        self._frame_region = self.scrollable_content_region
+    def _fit_lines(self) -> None:
+        """Forget the kept lines when they no longer fit: resized across a width step or the host column came
+        or went (other columns), or another width or horizontal scroll (they are cut for one of each)."""
         columns = self.columns()
-        if columns != self._columns:  # resized across a width step, or the host column came or went
+        if columns != self._columns:
             self._columns = columns
             self._lines.clear()
             self._widest = 0
+        fitted = (int(self.scroll_x), self._region.width)
+        if fitted != self._fitted:
+            self._fitted = fitted
+            self._lines.clear()
+
+    def render_lines(self, crop):
+        self._frame_region = self.scrollable_content_region
+        self._fit_lines()
         try:
             return super().render_lines(crop)
         finally:
@@ -306,10 +315,7 @@ class LogPane(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         seq = self.view.matches[index]
         cursor, marked = index == self.cursor, seq in self.marked
-        lines = self._lines
-        if (scroll_x, width) != self._fitted:  # the kept lines are cut for one scroll position and width
-            lines.clear()
-            self._fitted = (scroll_x, width)
+        lines = self._lines  # cut for this scroll position and width (_fit_lines)
         strip = None if cursor or marked else lines.get(seq)
         if strip is None:  # not rendered yet: fetch (and parse) the page of records around it
             record = self._record_at(index)
@@ -419,6 +425,7 @@ class LogPane(ScrollView, can_focus=True):
 
     def render_lines_text(self) -> list[str]:
         """Plain text of the lines on screen (tests and the help screen use it)."""
+        self._fit_lines()
         return ["".join(segment.text for segment in self.render_line(y)._segments)
                 for y in range(self.scrollable_content_region.height)]
 
