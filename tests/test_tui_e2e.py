@@ -225,11 +225,15 @@ def test_a_20x10_terminal_grows_back(terminal_with_size_exported: Terminal) -> N
     terminal = terminal_with_size_exported
     terminal.wait_for("SSH brute force")
     terminal.resize(20, 10)
+    def small_layout(screen: str) -> bool:
+        return "Findings" not in screen and screen.startswith(" alsate > ") and "╭─ Log" in screen
+
+    # Until the whole small layout is on screen: a capture can catch the terminal drawing after the resize.
     deadline = time.monotonic() + 10
-    while "Findings" in terminal.screen() and time.monotonic() < deadline:
+    while not small_layout(terminal.screen()) and time.monotonic() < deadline:
         time.sleep(0.1)
     screen = terminal.screen()
-    assert "Findings" not in screen and screen.startswith(" alsate > ") and "╭─ Log" in screen, screen
+    assert small_layout(screen), screen
     terminal.resize(100, 30)
     screen = terminal.wait_for("SSH brute force")  # the findings panel is back
     screen = terminal.wait_for("DEMO")
