@@ -312,9 +312,9 @@ class Soak:
         self.app = app = prepare(self.argv())
         ingest = app._ingest
 
-        def counted(records) -> None:  # the live thread hands every batch to the store through here
+        def counted(records, prepared) -> None:  # the live thread hands every batch to the store through here
             self.seen.add(records)
-            ingest(records)
+            ingest(records, prepared)
 
         app._ingest = counted
         timer = None

@@ -17,6 +17,7 @@ incrementally as records arrive.
 from __future__ import annotations
 
 import re
+import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ _RAW = Record._fields.index("raw")
 _EXTRA = Record._fields.index("extra")
 _FIELDS = len(Record._fields)
 _make_record = Record._make
+_INTERNING = threading.Lock()
 
 
 def _held(record: Record) -> tuple:
@@ -94,9 +96,45 @@ class _Interned:
     def id(self, name: str) -> int:
         found = self.ids.get(name)
         if found is None:
-            found = self.ids[name] = len(self.names)
-            self.names.append(name)
+            with _INTERNING:  # live batches are prepared in the reading thread (Store.prepare)
+                found = self.ids.get(name)
+                if found is None:
+                    found = len(self.names)
+                    self.names.append(name)  # the name before its id: a reader never sees an id without a name
+                    self.ids[name] = found
         return found
+
+
+def _offsets_by_level(levels: bytes | bytearray) -> dict[int, array]:
+    found: dict[int, array] = {}
+    for k, level in enumerate(levels):
+        at = found.get(level)
+        if at is None:
+            at = found[level] = array("q")
+        at.append(k)
+    return found
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Live records as the store's columns (:meth:`Store.prepare`), ready for :meth:`Store.commit`."""
+
+    ts: array
+    priority: bytes
+    effective: bytes
+    src: array
+    unit: array
+    host: array
+    pos: array
+    payload: list
+    #: (offset in the chunk, record id) of the records held whole.
+    held: list[tuple[int, str]]
+    #: level -> offsets in the chunk of the records at that level.
+    by_priority: dict[int, array]
+    by_effective: dict[int, array]
+
+    def __len__(self) -> int:
+        return len(self.payload)
 
 
 @dataclass(frozen=True)
@@ -159,16 +197,70 @@ class Store:
         self._sources.append(_Source(origin, kind, parser))
         return found
 
-    def append(self, record: Record) -> int:
-        """Add one record; returns its sequence number."""
+    def _placed(self, record: Record) -> tuple[int, bool]:
+        """The record's source id, and whether it is held as its line: only when the source's
+        registered parser would give this very record back."""
         src = self._source_ids.get(record.origin)
         if src is None:
             src = self.source_id(record.origin, record.kind)
         source = self._sources[src]
-        # Held as its line only when the registered parser would give this very record back.
-        rederivable = source.parser is not None and isinstance(record.pos, int) and source.kind == record.kind
+        return src, source.parser is not None and isinstance(record.pos, int) and source.kind == record.kind
+
+    def append(self, record: Record) -> int:
+        """Add one record; returns its sequence number."""
+        src, rederivable = self._placed(record)
         return self.append_columns(src, record.ts, record.priority, record.effective, record.unit, record.host,
                                    record.pos if rederivable else -1, record.raw if rederivable else record)
+
+    def prepare(self, records: Sequence[Record]) -> Prepared:
+        """Turn live records into the store's columns, in the thread that read them.
+
+        Only the source registry and the unit/host tables are touched (append-only, safe beside a
+        reader); :meth:`commit`, on the thread that owns the store, then appends the columns in a
+        few C-level extends. This keeps the per-record work of a live batch off the event loop.
+        """
+        ts, prio, eff = array("d"), bytearray(), bytearray()
+        src_col, unit_col, host_col, pos_col = array("H"), array("I"), array("I"), array("q")
+        payload: list = []
+        held: list[tuple[int, str]] = []
+        unit_id, host_id = self._units.id, self._hosts.id
+        for k, record in enumerate(records):
+            src, rederivable = self._placed(record)
+            ts.append(record.ts)
+            prio.append(record.priority)
+            eff.append(record.effective)
+            src_col.append(src)
+            unit_col.append(unit_id(record.unit))
+            host_col.append(host_id(record.host))
+            if rederivable:
+                pos_col.append(record.pos)
+                payload.append(record.raw)
+            else:
+                pos_col.append(-1)
+                held.append((k, record.id))
+                payload.append(_held(record))
+        return Prepared(ts, bytes(prio), bytes(eff), src_col, unit_col, host_col, pos_col, payload, held,
+                        _offsets_by_level(prio), _offsets_by_level(eff))
+
+    def commit(self, chunk: Prepared) -> int:
+        """Append records made ready by :meth:`prepare`; returns the sequence number of the first."""
+        seq = self._base + len(self._payload)
+        self._ts.extend(chunk.ts)
+        self._prio.extend(chunk.priority)
+        self._eff.extend(chunk.effective)
+        self._src.extend(chunk.src)
+        self._unit.extend(chunk.unit)
+        self._host.extend(chunk.host)
+        self._pos.extend(chunk.pos)
+        for k, rid in chunk.held:
+            self._record_seqs[rid] = seq + k
+        self._payload.extend(chunk.payload)
+        for offsets, indexes in ((chunk.by_effective, self._by_eff), (chunk.by_priority, self._by_prio)):
+            for level, at in offsets.items():
+                indexes[level].extend(map(seq.__add__, at))
+        if len(self._payload) > self.capacity:
+            self._evict(max(len(self._payload) - self.capacity, self.capacity // 200))
+        return seq
 
     def append_columns(self, src: int, ts: float, priority: int, effective: int, unit: str, host: str,
                        pos: int, payload: str | Record) -> int:

@@ -214,3 +214,67 @@ def test_records_held_whole_come_back_equal_and_leave_the_gc_alone():
     assert held[0].extra == {"_SYSTEMD_UNIT": "app.service", "SYSLOG_IDENTIFIER": "app"}
     assert store.lookup([records[4].id])[records[4].id] == records[4]
     assert [r.id for r in next(store.history(store.first_seq, store.end_seq))] == [r.id for r in records]
+
+
+def _twin_stores(capacity: int) -> tuple[Store, Store, AccessLogParser, AccessLogParser]:
+    one, two = Store(capacity=capacity), Store(capacity=capacity)
+    return one, two, access_log(one, "/var/log/nginx/access.log"), access_log(two, "/var/log/nginx/access.log")
+
+
+def test_prepared_batches_commit_to_the_same_store_as_appends_one_by_one():
+    """Live batches are turned into columns in the reading thread (prepare) and appended on the event
+    loop (commit): the store must end up as if each record had been appended, evictions included."""
+    by_one, by_batch, parser, _ = _twin_stores(capacity=120)
+    batch: list[Record] = []
+    for n in range(300):
+        if n % 3 == 0:
+            record = parser.parse(ACCESS_LINE.format(n=n, status=(200, 404, 503)[n % 9 // 3]), n * 100)
+        else:  # journal records held whole, on units and hosts first seen in this batch
+            record = rec(n, n % 8, unit=f"u{n % 5}", host=f"h{n % 4}", effective=(n + 3) % 8)
+        by_one.append(record)
+        batch.append(record)
+        if len(batch) == 37 or n == 299:
+            first = by_batch.commit(by_batch.prepare(batch))
+            assert first == by_batch.end_seq - len(batch)
+            batch = []
+    assert (by_batch.first_seq, by_batch.end_seq, by_batch.dropped) == (by_one.first_seq, by_one.end_seq,
+                                                                         by_one.dropped)
+    assert by_batch.dropped > 0  # eviction happened between commits
+    assert list(by_batch) == list(by_one)
+    assert sorted(by_batch.units()) == sorted(by_one.units()) and sorted(by_batch.hosts()) == sorted(by_one.hosts())
+    for query in (Query.max_priority(3), Query.max_priority(3, effective=False), Query(units=frozenset({"u2"})),
+                  Query(hosts=frozenset({"h3"}), priorities=frozenset({1, 6}))):
+        views = [store.view(query) for store in (by_one, by_batch)]
+        for view in views:
+            view.refresh()
+        assert list(views[0].matches) == list(views[1].matches) and len(views[0]) > 0
+    ids = [by_one.id_of(seq) for seq in range(by_one.first_seq, by_one.end_seq, 7)]
+    assert by_batch.lookup(ids) == by_one.lookup(ids) and len(by_batch.lookup(ids)) == len(ids)
+
+
+def test_a_batch_prepared_in_another_thread_commits_while_the_store_is_read():
+    import threading
+
+    store = Store(capacity=5000)
+    done = threading.Event()
+    prepared = []
+
+    def reader_thread() -> None:
+        for b in range(40):
+            prepared.append(store.prepare([rec(b * 50 + k, k % 8, unit=f"unit-{b}", host=f"host-{k % 3}")
+                                           for k in range(50)]))
+        done.set()
+
+    thread = threading.Thread(target=reader_thread)
+    thread.start()
+    committed = 0
+    while not done.is_set() or committed < len(prepared):
+        if committed < len(prepared):
+            store.commit(prepared[committed])
+            committed += 1
+        view = store.view(Query.max_priority(2))
+        view.refresh()
+        assert all(store.get(seq).priority <= 2 for seq in view.matches)
+    thread.join()
+    assert len(store) == 2000 and len(store.units()) == 40 and sorted(store.hosts()) == ["host-0", "host-1", "host-2"]
+    assert [r.pos for r in store] == [f"c{n}" for n in range(2000)]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from alsate.engine.errors import UserError
 from alsate.engine.records import DEFAULT_MAX_PRIORITY, Record, SourceKind
-from alsate.engine.store import Query, Store, View
+from alsate.engine.store import Prepared, Query, Store, View
 from alsate.tui import heap
 from alsate.tui.chat_pane import ChatPane
 from alsate.tui.commands import AlsateCommands
@@ -427,7 +427,7 @@ class AlsateApp(KeyOrder, App[int]):
             batch.extend(source_set.poll_live(BATCH_SECONDS))
             now = time.monotonic()
             if batch and now - flushed >= BATCH_SECONDS:
-                if not self._from_thread(self._ingest, batch):
+                if not self._from_thread(self._ingest, batch, self.store.prepare(batch)):
                     break
                 batch = []
                 flushed = now
@@ -474,12 +474,11 @@ class AlsateApp(KeyOrder, App[int]):
         self._warning = warning
         self._update_status()
 
-    def _ingest(self, records: list[Record]) -> None:
-        """Live records, on the event loop: into the store and the findings feed."""
+    def _ingest(self, records: list[Record], prepared: Prepared) -> None:
+        """Live records, on the event loop: into the store (made ready in the reading thread) and the
+        findings feed."""
         self._hold_background()
-        append = self.store.append
-        for record in records:
-            append(record)
+        self.store.commit(prepared)
         if self.findings_feed is not None and self.findings_enabled:
             self.findings_feed.feed(records)
         self.ingested += len(records)
@@ -487,7 +486,7 @@ class AlsateApp(KeyOrder, App[int]):
 
     def ingest(self, records: list[Record]) -> None:
         """Public for tests and benchmarks: hand records to the app as the live thread does."""
-        self._ingest(records)
+        self._ingest(records, self.store.prepare(records))
 
     def _alive(self) -> bool:
         """False once the app is shutting down (its widgets may be gone)."""
