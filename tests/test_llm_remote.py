@@ -75,6 +75,23 @@ def test_remote_streams_with_stats(server):
     assert stats.finish_reason in ("stop", "length")
 
 
+def test_remote_sends_repeat_penalty_and_dry_as_llama_cpp_servers_read_them(server):
+    from alsate.engine.llm.sampling import Dry
+
+    backend = RemoteBackend(server + "/v1")
+    plain = GenerationRequest(messages=(Message("user", "What does HTTP 502 mean?"),), max_tokens=16,
+                              repeat_penalty=1.0)
+    body = backend.request_body(plain)
+    assert "repeat_penalty" not in body and not any(key.startswith("dry_") for key in body)
+    tuned = GenerationRequest(messages=plain.messages, max_tokens=16, repeat_penalty=1.05,
+                              dry=Dry(0.8, 1.75, 2))
+    body = backend.request_body(tuned)
+    assert body["repeat_penalty"] == 1.05
+    assert (body["dry_multiplier"], body["dry_base"], body["dry_allowed_length"]) == (0.8, 1.75, 2)
+    stream = backend.stream(tuned)  # a server that does not know DRY still answers
+    assert "".join(stream).strip() and stream.stats.completion_tokens > 0
+
+
 def test_remote_counts_tokens_with_the_servers_tokenizer(server):
     backend = RemoteBackend(server)
     text = "Failed password for invalid user oracle from 203.0.113.9 port 52814 ssh2"

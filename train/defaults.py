@@ -49,7 +49,7 @@ wandb = false
 wandb_project = "alsate"
 
 # --- evaluation ---
-eval_max_new_tokens = 256
+eval_max_new_tokens = 384     # the longest answers in the dataset (root cause) are ~330 tokens
 eval_limit = 0              # 0 = the whole test split
 eval_threads = 0            # llama.cpp threads, 0 = all cores
 

@@ -2,8 +2,8 @@
 
 Generation goes through llama-cpp-python with the prompt rendered the way the
 engine renders it (the profile's chat template, the tokenizer's special
-tokens), greedy, with the profile's repeat penalty: it measures what alsate
-ships. Metrics, all on the test split:
+tokens), greedy, with the profile's repeat penalty and DRY: it measures what
+alsate ships. Metrics, all on the test split:
 
 - BLEU (sacrebleu, corpus level, 0-1), ROUGE-1/2/L F1 (rouge-score, stemmed),
   fuzzy match (rapidfuzz ``fuzz.ratio``, 0-1), means over all test examples;
@@ -51,6 +51,7 @@ def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
     prof = load_profile(profile)
     longest = max(len(r["input_ids"]) for r in rows)
     llm = open_llama(base_gguf, adapter_gguf, n_ctx=min(8192, longest + max_new_tokens + 64), threads=threads)
+    llm.dry = prof.dry
     template = prof.chat_template or llm.metadata.get("tokenizer.chat_template", "")
     out: list[Generation] = []
     from rich.console import Console
@@ -182,6 +183,7 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         "prefill": prefill,
         "max_new_tokens": max_new_tokens,
         "greedy": True,
+        **_sampling_of(profile),
         "base": score(base_gen),
         "tuned": score(tuned_gen),
     }
@@ -195,13 +197,24 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
     return report
 
 
+def _sampling_of(profile: str) -> dict[str, Any]:
+    """The profile's sampling settings, as the eval records them (and keys its cache of base answers)."""
+    from alsate.engine.llm.profiles import load_profile
+
+    prof = load_profile(profile)
+    dry = {"multiplier": prof.dry.multiplier, "base": prof.dry.base, "allowed_length": prof.dry.allowed_length}
+    return {"repeat_penalty": prof.repeat_penalty, "dry": dry if prof.dry.on else None}
+
+
 def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str,
                       max_new_tokens: int, threads: int, prefill: bool) -> list[Generation]:
     import hashlib
 
+    sampling = _sampling_of(profile)
+
     def key(row: dict[str, Any]) -> str:
         text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, profile,
-                           max_new_tokens, prefill], sort_keys=True)
+                           max_new_tokens, prefill, sampling], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     cache_path = out_dir / "eval_base_cache.jsonl"

@@ -120,10 +120,13 @@ def _tensor_order(name: str) -> tuple[int, str]:
 
 def open_llama(base_gguf: Path, adapter_gguf: Path | None = None, *, n_ctx: int = 2048, threads: int = 0,
                logits_all: bool = False) -> Any:
-    """``llama_cpp.Llama`` on the base GGUF, with the GGUF adapter when given (as the engine loads it)."""
+    """``llama_cpp.Llama`` on the base GGUF, with the GGUF adapter when given (as the engine loads it, with
+    the engine's sampler chain: set its ``dry`` for DRY)."""
     import os
 
-    from llama_cpp import Llama
+    from alsate.engine.llm.sampling import llama_class
+
+    Llama = llama_class()
 
     try:
         return Llama(model_path=str(base_gguf), lora_path=str(adapter_gguf) if adapter_gguf else None,

@@ -3,9 +3,10 @@
 The app holds the engine's objects and wires the widgets to them:
 
 - a :class:`~alsate.engine.collect.SourceSet` read in a thread worker (history,
-  then live follow); batches come back with ``call_from_thread`` and are
-  appended to the :class:`~alsate.engine.store.Store` on the event loop, which
-  is the only place the store is written after loading;
+  then live follow); the reading thread turns each batch into the store's
+  columns (``Store.prepare``) and hands it over with ``call_from_thread``; the
+  event loop appends it to the :class:`~alsate.engine.store.Store`
+  (``Store.commit``), the only place the store is written after loading;
 - a :class:`~alsate.engine.store.View` for the current filters, extended on a
   timer (10 per second, with a budget) so repaints are batched;
 - a findings engine in its own thread (:mod:`alsate.engine.findings.feed`); it
@@ -427,6 +428,8 @@ class AlsateApp(KeyOrder, App[int]):
             batch.extend(source_set.poll_live(BATCH_SECONDS))
             now = time.monotonic()
             if batch and now - flushed >= BATCH_SECONDS:
+                if not self._ui_idle.is_set():  # a key is being handled: its frame first, then this batch
+                    self._ui_idle.wait(UI_YIELD)
                 if not self._from_thread(self._ingest, batch, self.store.prepare(batch)):
                     break
                 batch = []

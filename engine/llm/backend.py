@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from alsate.engine.errors import UserError
+from alsate.engine.llm.sampling import Dry
 
 
 class LLMError(UserError):
@@ -43,6 +44,8 @@ class GenerationRequest:
     temperature: float = 0.0
     top_p: float = 0.95
     repeat_penalty: float = 1.1
+    #: DRY against loops (local backend and llama.cpp servers; off by default).
+    dry: Dry = field(default_factory=Dry)
     seed: int = 1234
     #: Text the answer must start with (the local backend writes it after the
     #: assistant header so the model continues it; it is not streamed back).

@@ -107,8 +107,9 @@ class LocalBackend:
         path = self.spec.path
         self._progress("checking", 0.0, f"checking {path}")
         try:
-            from llama_cpp import Llama
+            from alsate.engine.llm.sampling import llama_class
 
+            Llama = llama_class()
             _quiet_llama_logs()
         except ImportError as exc:
             self._progress("failed", 1.0, str(exc))
@@ -320,6 +321,7 @@ class LocalBackend:
         sent = 0
         reason = "length"
         cut_at_stop = False
+        llm.dry = request.dry
         for token in llm.generate(
             tokens,
             temp=request.temperature,

@@ -173,7 +173,8 @@ class RemoteBackend:
             finish_reason=reason,
         )
 
-    def _generate(self, request: GenerationRequest, stream: TokenStream, clock: StatsClock) -> None:
+    def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body of ``/v1/chat/completions`` for ``request``."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [m.to_json() for m in request.messages],
@@ -188,6 +189,13 @@ class RemoteBackend:
             body["stop"] = stop[:4]  # the OpenAI API takes at most four
         if request.repeat_penalty != 1.0:
             body["repeat_penalty"] = request.repeat_penalty  # llama.cpp servers; others ignore it
+        if request.dry.on:  # llama.cpp servers take DRY's settings too
+            body.update(dry_multiplier=request.dry.multiplier, dry_base=request.dry.base,
+                        dry_allowed_length=request.dry.allowed_length)
+        return body
+
+    def _generate(self, request: GenerationRequest, stream: TokenStream, clock: StatsClock) -> None:
+        body = self.request_body(request)
         conn = self._connect()
 
         def hang_up() -> None:

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from alsate.engine.errors import UserError
+from alsate.engine.llm.sampling import Dry
 
 DEFAULT_PROFILE = "generic"
 
@@ -39,6 +40,8 @@ class Profile:
     prefill: dict[str, str] = field(default_factory=dict, hash=False)
     #: False: a fine-tuned LoRA adapter writes the format itself (and may refuse), so no prefill with one.
     prefill_with_adapter: bool = True
+    #: DRY against loops (alsate.engine.llm.sampling); off unless the profile sets ``dry_multiplier``.
+    dry: Dry = field(default_factory=Dry)
 
     def prefill_for(self, task: str, *, adapter: bool = False) -> str:
         if adapter and not self.prefill_with_adapter:
@@ -87,6 +90,8 @@ def load_profile(name: str) -> Profile:
         stop=tuple(data.get("stop", [])),
         prefill=dict(data.get("prefill", {})),
         prefill_with_adapter=bool(data.get("prefill_with_adapter", True)),
+        dry=Dry(float(data.get("dry_multiplier", 0.0)), float(data.get("dry_base", 1.75)),
+                int(data.get("dry_allowed_length", 2))),
     )
 
 

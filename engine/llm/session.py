@@ -170,6 +170,7 @@ class ChatSession:
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             repeat_penalty=self.profile.repeat_penalty,
+            dry=self.profile.dry,
             prefill=prefill if self.backend.supports_prefill else "",
         )
 
