@@ -201,6 +201,12 @@ def test_tiny_run_writes_the_eval_table(tiny_run):
         assert metrics["examples"] == 2 and metrics["logs"] == 1 and metrics["non_logs"] == 1
         for key in ("bleu", "rouge1", "rouge2", "rougeL", "fuzzy", "format_compliance"):
             assert 0.0 <= metrics[key] <= 1.0
+    from alsate.engine.llm.profiles import load_profile
+
+    profile = load_profile(report["profile"])  # the eval samples as the engine does, and says how
+    assert report["repeat_penalty"] == profile.repeat_penalty
+    assert report["dry"] == ({"multiplier": profile.dry.multiplier, "base": profile.dry.base,
+                              "allowed_length": profile.dry.allowed_length} if profile.dry.on else None)
     table = (out / "eval.md").read_text()
     assert "| metric | base | fine-tuned |" in table and "| ROUGE-L |" in table
     samples = [json.loads(line) for line in (out / "eval_samples.jsonl").read_text().splitlines()]
