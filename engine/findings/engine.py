@@ -204,7 +204,7 @@ class FindingsEngine:
         added = 0
         ev = state.evidence
         for rid in evidence:
-            if not ev or ev[-1] != rid:
+            if ev.last != rid:
                 ev.append(rid)
                 added += 1
         if len(ev) > EVIDENCE_TRIM_AT:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from alsate.engine.findings.evidence import EvidenceLog
 from alsate.engine.records import PRIORITY_NAMES
 
 CATEGORIES = ("security", "availability", "performance", "resource", "hardware", "configuration", "application")
@@ -14,7 +15,8 @@ CATEGORIES = ("security", "availability", "performance", "resource", "hardware",
 MAX_KEY_VALUES = 100
 #: Evidence kept per finding: the first ids (how it started) and the latest (what it is doing now). A
 #: finding that lives for days (a 5xx stream, a scanner) counts every record, but holds no more ids than
-#: these: the engine's memory stays bounded in a live view. The ids between are dropped in batches.
+#: these (the latest: up to one chunk more, see engine/findings/evidence.py): the engine's memory stays
+#: bounded in a live view. The ids between are dropped in whole chunks.
 FIRST_EVIDENCE = 1_000
 LATEST_EVIDENCE = 50_000
 #: Evidence length at which the middle is dropped (a margin, so it happens once per 12,500 ids).
@@ -44,7 +46,7 @@ class Finding:
     last_seen: float
     keys: Mapping[str, tuple[str, ...]] = field(hash=False)
     template: str
-    evidence: tuple[str, ...] = field(hash=False, repr=False)
+    evidence: Sequence[str] = field(hash=False, repr=False)  # an Evidence from the engine
     active: bool = True
     detail: str = ""
     evidence_dropped: int = 0
@@ -98,7 +100,7 @@ class FindingState:
         self.keys: dict[str, dict[str, None]] = {}
         self.template = ""
         self.template_key = ""
-        self.evidence: list[str] = []
+        self.evidence = EvidenceLog()
         self.evidence_dropped = 0
         self.detail = ""
         #: Bumped on every change, so readers can reuse an unchanged snapshot.
@@ -115,17 +117,13 @@ class FindingState:
 
     def trim_evidence(self) -> None:
         """Keep the first and the latest ids (called when the list has grown past both by a margin)."""
-        ev = self.evidence
-        cut = len(ev) - LATEST_EVIDENCE
-        if cut > FIRST_EVIDENCE:
-            del ev[FIRST_EVIDENCE:cut]
-            self.evidence_dropped += cut - FIRST_EVIDENCE
+        self.evidence_dropped += self.evidence.trim(FIRST_EVIDENCE, LATEST_EVIDENCE)
 
     def snapshot(self, active: bool, template: str | None = None) -> Finding:
         return Finding(
             id=self.id, detector=self.detector, title=self.title, category=self.category, severity=self.severity,
             count=self.count, first_seen=self.first, last_seen=self.last,
             keys={k: tuple(v) for k, v in self.keys.items()}, template=template or self.template,
-            evidence=tuple(self.evidence), active=active, detail=self.detail,
+            evidence=self.evidence.freeze(), active=active, detail=self.detail,
             evidence_dropped=self.evidence_dropped,
         )
