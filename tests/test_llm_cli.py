@@ -103,14 +103,16 @@ def test_explain_a_finding(capsys, tmp_path, monkeypatch):
     engine.close()
     assert findings, "the ssh detector should report 40 failed passwords from one address"
     fid = findings[0].id
-    # A small context: not all 20 evidence lines fit, and the answer's stats say so.
+    # A small context: not all 20 evidence lines fit, and the answer's stats say so. Without the adapter
+    # (the profile then starts the answer): with it, this input is refused as "not a log" in ~1 run of 10
+    # (the prompt's data boundary is random), a false refusal noted on the training issue.
     code, out, err = run(capsys, "explain", str(path), "-p", "all", "--finding", fid, "--max-tokens", "16",
-                         "--json", "--temperature", "0", "--ctx", "1024")
+                         "--json", "--temperature", "0", "--ctx", "1024", "--lora", "none")
     assert code == 0, err
     data = json.loads(out)
     assert data["finding"] == fid and 1 <= data["context"]["selected"] < data["context"]["selected_total"] == 20
     assert data["stats"]["context_truncated"] and "selected entries" in data["stats"]["omitted"][0]
     assert data["context"]["tokens"] <= data["context"]["budget"]
-    assert data["answer"]["raw"].startswith("Cause -")
+    assert data["answer"]["raw"].startswith("Cause -") and len(data["answer"]["raw"]) > len("Cause -") + 10
     code, out, err = run(capsys, "explain", str(path), "-p", "all", "--finding", "nope:1")
     assert code == 2 and err.startswith("alsate: no finding 'nope:1'") and fid in err
