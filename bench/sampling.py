@@ -40,21 +40,16 @@ def parse_setting(text: str) -> tuple[float, float]:
 
 def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, penalty: float, dry: float,
                 max_tokens: int) -> dict:
-    import alsate.engine.llm.profiles as profiles
+    from alsate.engine.llm.profiles import load_profile
     from alsate.engine.llm.sampling import Dry
     from alsate.train.evaluate import generate, score
     from alsate.train.formats import complies
 
-    shipped = profiles.load_profile(profile)
+    shipped = load_profile(profile)
     swapped = dataclasses.replace(shipped, repeat_penalty=penalty,
                                   dry=dataclasses.replace(shipped.dry, multiplier=dry) if dry else Dry())
-    original = profiles.load_profile
-    profiles.load_profile = lambda name: swapped if name == profile else original(name)  # generate() reads it
-    try:
-        answers = generate(rows, base_gguf, adapter, profile=profile, max_new_tokens=max_tokens,
-                           label=f"penalty {penalty} DRY {dry}")
-    finally:
-        profiles.load_profile = original
+    answers = generate(rows, base_gguf, adapter, profile=swapped, max_new_tokens=max_tokens,
+                       label=f"penalty {penalty} DRY {dry}")
     logs = [g for g in answers if g.task != "refuse"]
     metrics = score(answers)
     return {

@@ -133,9 +133,6 @@ class Prepared:
     by_priority: dict[int, array]
     by_effective: dict[int, array]
 
-    def __len__(self) -> int:
-        return len(self.payload)
-
 
 @dataclass(frozen=True)
 class LineRun:

@@ -19,10 +19,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alsate.train.errors import TrainError
 from alsate.train.formats import REFUSAL, complies, is_refusal
+
+if TYPE_CHECKING:
+    from alsate.engine.llm.profiles import Profile
 
 
 @dataclass
@@ -39,16 +42,17 @@ def _looks_refused(text: str) -> bool:
     return is_refusal(text) or text.strip().startswith("This is not a log entry")
 
 
-def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, *, profile: str,
+def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, *, profile: str | Profile,
              max_new_tokens: int, threads: int = 0, prefill: bool = False, label: str = "") -> list[Generation]:
-    """Answers of llama.cpp (base, or base + adapter) to the rows' conversations."""
+    """Answers of llama.cpp (base, or base + adapter) to the rows' conversations, sampled as ``profile``
+    (a profile's name, or a :class:`Profile` with other settings: bench/sampling.py)."""
     from alsate.engine.llm.backend import Message
     from alsate.engine.llm.chat_template import render_chat
     from alsate.engine.llm.profiles import load_profile
     from alsate.train.export import open_llama
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    prof = load_profile(profile)
+    prof = load_profile(profile) if isinstance(profile, str) else profile
     longest = max(len(r["input_ids"]) for r in rows)
     llm = open_llama(base_gguf, adapter_gguf, n_ctx=min(8192, longest + max_new_tokens + 64), threads=threads)
     llm.dry = prof.dry
