@@ -839,3 +839,42 @@ async def test_a_kept_line_is_one_strip_not_the_strips_it_was_cut_from() -> None
         # What is kept is what the screen shows: the pane's width, the base style applied.
         line = next(reversed(app.log_pane._lines.values()))
         assert line.cell_length == app.log_pane.scrollable_content_region.width
+
+
+@run_async
+async def test_a_short_terminal_drops_panes_and_repaints_once_settled() -> None:
+    """By height: the findings and chat panes go below SHORT_HEIGHT, the footer below TINY_HEIGHT, and they
+    come back; a burst of resizes ends in one full repaint, RESIZE_SETTLE after the last of them."""
+    from alsate.tui import app as app_module
+    from textual.widgets import Footer
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, findings=False)
+        bottom, footer = app.query_one("#bottom"), app.query_one(Footer)
+        assert bottom.display and footer.display
+        repaints = []
+        screen_refresh = app.screen.refresh
+
+        def counting_refresh(*regions, **kwargs):
+            if kwargs.get("repaint") and not regions:
+                repaints.append(time.monotonic())
+            return screen_refresh(*regions, **kwargs)
+
+        app.screen.refresh = counting_refresh
+        first = time.monotonic()
+        await pilot.resize_terminal(60, app_module.SHORT_HEIGHT - 1)
+        await pilot.pause(0.05)
+        assert not bottom.display and footer.display
+        last = time.monotonic()
+        await pilot.resize_terminal(20, 10)
+        await pilot.pause(0.05)
+        assert not bottom.display and not footer.display
+        assert app.log_pane.region.height >= 5 and app.screen.size == (20, 10)
+        await pilot.pause(app_module.RESIZE_SETTLE + 0.2)
+        # Textual repaints at each resize; then one more, once, after the burst (two without the debounce)
+        settled = [t for t in repaints if t - first >= app_module.RESIZE_SETTLE]
+        assert len(settled) == 1 and settled[0] - last >= app_module.RESIZE_SETTLE, repaints
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause(0.05)
+        assert bottom.display and footer.display

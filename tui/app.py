@@ -51,6 +51,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
 
@@ -100,6 +101,8 @@ UI_YIELD = 0.25
 #: pane keeps at least its 5 rows; they come back when the terminal grows).
 SHORT_HEIGHT = 18
 TINY_HEIGHT = 12
+#: Seconds after the last resize before the whole screen is painted again (see ``on_resize``).
+RESIZE_SETTLE = 0.25
 THEMES = ("textual-dark", "ansi-dark", "textual-light", "ansi-light", "nord", "gruvbox")
 #: The theme for terminals of 16 colours (TERM without 256color, no COLORTERM=truecolor): the
 #: terminal's own palette, nothing approximated from RGB.
@@ -167,6 +170,9 @@ class AlsateApp(KeyOrder, App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "alsate"
+    #: Classes for the screen by terminal height, set by Textual once the screen has the new size
+    #: (app.tcss: a short terminal drops the findings and chat panes, a tiny one the footer too).
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (TINY_HEIGHT, "-short"), (SHORT_HEIGHT, "-tall")]
     COMMANDS = App.COMMANDS | {AlsateCommands}
     ENABLE_COMMAND_PALETTE = True
 
@@ -255,6 +261,7 @@ class AlsateApp(KeyOrder, App[int]):
         self._ui_idle = threading.Event()
         self._ui_idle.set()
         self._ui_hold = False
+        self._resize_repaint: Timer | None = None
         #: The terminal the app draws on (None when it has none, e.g. under tests): checked each second,
         #: so that the app ends when the terminal is gone (SSH dropped) even without a SIGHUP.
         self._tty_fd: int | None = None
@@ -310,7 +317,6 @@ class AlsateApp(KeyOrder, App[int]):
         self._update_crumbs()
         self._update_status()
         self._tty_fd = None if self.is_headless else _terminal_fd()
-        self._fit_layout()
         # The first screen is painted before sources, findings and the model start (they import and
         # read a lot, and share the GIL with the event loop).
         self.call_after_refresh(self._start_background)
@@ -324,13 +330,19 @@ class AlsateApp(KeyOrder, App[int]):
         if self.llm.enabled:
             self._open_model()
 
-    def on_resize(self, event: events.Resize) -> None:
-        self._fit_layout(event.size.height)  # runs before Textual's own handler updates self.size
+    def on_resize(self, _event: events.Resize) -> None:
+        """Paint the whole screen again once the terminal has settled.
 
-    def _fit_layout(self, height: int | None = None) -> None:
-        height = self.size.height if height is None else height
-        self.set_class(height < SHORT_HEIGHT, "-short")
-        self.set_class(height < TINY_HEIGHT, "-tiny")
+        Between the terminal's resize and the screen's layout at the new size, a live update can still
+        be painted at the old size; a terminal that applies the resize late (tmux, a slow SSH link)
+        keeps that frame's debris, and a quiet log would leave it there. A full repaint clears it."""
+        if self._resize_repaint is not None:
+            self._resize_repaint.stop()
+        self._resize_repaint = self.set_timer(RESIZE_SETTLE, self._repaint_after_resize)
+
+    def _repaint_after_resize(self) -> None:
+        self._resize_repaint = None
+        self.screen.refresh(repaint=True)
 
     def default_theme(self) -> str:
         """``$ALSATE_THEME`` if it names a theme; the ANSI theme on a 16-colour terminal; else the first."""
