@@ -75,7 +75,8 @@ def test_remote_streams_with_stats(server):
     assert stats.finish_reason in ("stop", "length")
 
 
-def test_remote_sends_repeat_penalty_and_dry_as_llama_cpp_servers_read_them(server):
+def test_remote_sends_repeat_penalty_dry_and_grammar_as_llama_cpp_servers_read_them(server):
+    from alsate.engine.llm.grammar import answer_grammar
     from alsate.engine.llm.sampling import Dry
 
     backend = RemoteBackend(server + "/v1")
@@ -83,13 +84,16 @@ def test_remote_sends_repeat_penalty_and_dry_as_llama_cpp_servers_read_them(serv
                               repeat_penalty=1.0)
     body = backend.request_body(plain)
     assert "repeat_penalty" not in body and not any(key.startswith("dry_") for key in body)
+    assert "grammar" not in body
     tuned = GenerationRequest(messages=plain.messages, max_tokens=16, repeat_penalty=1.05,
-                              dry=Dry(0.8, 1.75, 2))
+                              dry=Dry(0.8, 1.75, 2, ("\n", "*")), grammar=answer_grammar("explain"))
     body = backend.request_body(tuned)
     assert body["repeat_penalty"] == 1.05
     assert (body["dry_multiplier"], body["dry_base"], body["dry_allowed_length"]) == (0.8, 1.75, 2)
-    stream = backend.stream(tuned)  # a server that does not know DRY still answers
-    assert "".join(stream).strip() and stream.stats.completion_tokens > 0
+    assert body["dry_sequence_breakers"] == ["\n", "*"] and body["grammar"] == answer_grammar("explain")
+    stream = backend.stream(tuned)  # llama_cpp.server: the answer follows the grammar (and DRY is ignored)
+    text = "".join(stream)
+    assert text.startswith("Cause - ") or text.startswith("This is not a log entry"), text
 
 
 def test_remote_counts_tokens_with_the_servers_tokenizer(server):

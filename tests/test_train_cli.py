@@ -206,7 +206,14 @@ def test_tiny_run_writes_the_eval_table(tiny_run):
     profile = load_profile(report["profile"])  # the eval samples as the engine does, and says how
     assert report["repeat_penalty"] == profile.repeat_penalty
     assert report["dry"] == ({"multiplier": profile.dry.multiplier, "base": profile.dry.base,
-                              "allowed_length": profile.dry.allowed_length} if profile.dry.on else None)
+                              "allowed_length": profile.dry.allowed_length, "breakers": list(profile.dry.breakers)}
+                             if profile.dry.on else None)
+    assert report["grammar"] is profile.answer_grammar and report["prefill"] == "as the engine"
+    # the engine's not-a-log check answers for the model where the data has no log in it, on both sides
+    rows = [json.loads(line) for line in (out / "data" / "test.jsonl").read_text().splitlines()]
+    assert not any(r["not_a_log"] for r in rows if r["task"] != "refuse")
+    checked = sum(r["not_a_log"] for r in rows)
+    assert report["base"]["refused_by_check"] == report["tuned"]["refused_by_check"] == checked
     table = (out / "eval.md").read_text()
     assert "| metric | base | fine-tuned |" in table and "| ROUGE-L |" in table
     samples = [json.loads(line) for line in (out / "eval_samples.jsonl").read_text().splitlines()]

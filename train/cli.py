@@ -81,8 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--adapter", metavar="GGUF", help="GGUF adapter (default: the one `export` wrote)")
     p.add_argument("--limit", type=int, help="at most N test examples (every task kept)")
-    p.add_argument("--prefill", action="store_true", help="start answers with the profile's prefill, as the "
-                   "engine does for the embedded model")
+    p.add_argument("--prefill", action="store_true", help="start every answer with the profile's prefill "
+                   "(by default answers start as the engine starts them: the base model's prefilled, the "
+                   "adapter's not)")
     p.add_argument("--base-only", action="store_true", help="only generate (and cache) the base model's answers")
 
     p = sub.add_parser("all", help="data, fit, export, eval", description="Run data, fit, export and eval.")

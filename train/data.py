@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alsate.engine.llm.not_a_log import not_a_log
 from alsate.train.errors import TrainError
 from alsate.train.formats import ENGINE_TASK, FORMATS, TASKS
 
@@ -336,7 +337,8 @@ def prepare(examples: Sequence[Example], tokenizer: Any, *, seed: int = 42, max_
             if len(tok.input_ids) > max_seq and example.task in ENGINE_TASK and example.task != "explain":
                 messages, tok = _fit_excerpt(example, tokenizer, messages, tok, max_seq, profile, seed)
             row = {"id": example.id, "task": example.task, "template": example.template,
-                   "messages": messages, "answer": example.output,
+                   "prompt": engine_template(example, seed), "messages": messages,
+                   "not_a_log": not_a_log(_records(example.input, random.Random(seed))), "answer": example.output,
                    "input_ids": tok.input_ids, "labels": tok.labels, "length": len(tok.input_ids)}
             if len(tok.input_ids) > max_seq and name != "test":
                 dropped[name].append(example.id)

@@ -49,7 +49,7 @@ wandb = false
 wandb_project = "alsate"
 
 # --- evaluation ---
-eval_max_new_tokens = 384     # the longest answers in the dataset (root cause) are ~330 tokens
+eval_max_new_tokens = 448     # as the smollm2 profile: the last 64 finish an answer in format (CLOSING_TOKENS); the longest in the dataset (root cause) are ~330
 eval_limit = 0              # 0 = the whole test split
 eval_threads = 0            # llama.cpp threads, 0 = all cores
 

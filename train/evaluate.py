@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alsate.train.errors import TrainError
-from alsate.train.formats import REFUSAL, complies, is_refusal
+from alsate.train.formats import ENGINE_TASK, REFUSAL, complies, is_refusal
 
 if TYPE_CHECKING:
     from alsate.engine.llm.profiles import Profile
@@ -36,20 +36,38 @@ class Generation:
     output: str
     seconds: float
     tokens: int
+    #: Refused by the engine's not-a-log check (alsate.engine.llm.not_a_log), without the model.
+    checked: bool = False
 
 
 def _looks_refused(text: str) -> bool:
     return is_refusal(text) or text.strip().startswith("This is not a log entry")
 
 
+def _cut_at_stops(text: str, stops: tuple[str, ...]) -> str:
+    found = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+    return text[:min(found)] if found else text
+
+
+def prompt_of(row: dict[str, Any]) -> str:
+    """The engine prompt a test row was shown through (rows made before it was recorded: by its task)."""
+    return row.get("prompt") or ENGINE_TASK.get(row["task"], "explain")
+
+
 def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, *, profile: str | Profile,
              max_new_tokens: int, threads: int = 0, prefill: bool = False, label: str = "") -> list[Generation]:
     """Answers of llama.cpp (base, or base + adapter) to the rows' conversations, sampled as ``profile``
-    (a profile's name, or a :class:`Profile` with other settings: bench/sampling.py)."""
+    (a profile's name, or a :class:`Profile` with other settings: bench/sampling.py).
+
+    The answer is started as the engine starts it for that model (the profile's prefill: the
+    smollm2 profile prefills the base model, not the adapter), or, with ``prefill``, for both."""
     from alsate.engine.llm.backend import Message
     from alsate.engine.llm.chat_template import render_chat
+    from alsate.engine.llm.grammar import AnswerGrammar
     from alsate.engine.llm.profiles import load_profile
+    from alsate.engine.llm.sampling import sample_answer
     from alsate.train.export import open_llama
+    from llama_cpp import llama_vocab_is_eog as llm_is_eog
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     prof = load_profile(profile) if isinstance(profile, str) else profile
@@ -66,17 +84,27 @@ def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         for row in rows:
             messages = [Message(m["role"], m["content"]) for m in row["messages"]]
             text = render_chat(template, messages)
-            start = ""
-            if prefill and row["task"] != "refuse":
-                start = prof.prefill_for({"find_patterns": "patterns"}.get(row["task"], row["task"]))
+            if row.get("not_a_log"):  # as the engine does: no log data, no model call
+                out.append(Generation(row["id"], row["task"], row["answer"], REFUSAL, 0.0, 0, checked=True))
+                progress.advance(bar)
+                continue
+            prompt = prompt_of(row)
+            # as the engine starts the answer for this model (the base model, or the base and the
+            # adapter), whatever the input is; --prefill: for both
+            start = prof.prefill_for(prompt, adapter=adapter_gguf is not None and not prefill)
+            grammar = AnswerGrammar.of(prompt, start) if prof.answer_grammar else None
             tokens = llm.tokenize((text + start).encode("utf-8"), add_bos=False, special=True)
             began = time.monotonic()
             llm.reset()
-            result = llm.create_completion(tokens, max_tokens=max_new_tokens, temperature=0.0, top_k=1,
-                                           repeat_penalty=prof.repeat_penalty, stop=list(prof.stop) or None)
-            answer = start + result["choices"][0]["text"]
+            ids = []
+            for token in sample_answer(llm, tokens, max_tokens=max_new_tokens, grammar=grammar, temp=0.0,
+                                       repeat_penalty=prof.repeat_penalty):
+                if llm_is_eog(llm._model.vocab, token):
+                    break
+                ids.append(token)
+            answer = start + _cut_at_stops(llm.detokenize(ids).decode("utf-8", "replace"), prof.stop)
             out.append(Generation(row["id"], row["task"], row["answer"], answer.strip(),
-                                  time.monotonic() - began, int(result["usage"]["completion_tokens"])))
+                                  time.monotonic() - began, len(ids)))
             progress.advance(bar)
     llm.close()
     return out
@@ -114,6 +142,7 @@ def score(generations: list[Generation]) -> dict[str, Any]:
         "format_compliance": round(sum(complies(g.task, g.output) for g in generations) / n, 4),
         "refusal_non_logs": round(sum(is_refusal(g.output) for g in non_logs) / len(non_logs), 4) if non_logs else None,
         "false_refusal_logs": round(sum(_looks_refused(g.output) for g in logs) / len(logs), 4) if logs else None,
+        "refused_by_check": sum(g.checked for g in generations),
         "non_logs": len(non_logs),
         "logs": len(logs),
         "rougeL_by_task": {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())},
@@ -131,6 +160,7 @@ _ROWS = (
     ("format compliance", "format_compliance"),
     ("refusal of non-logs", "refusal_non_logs"),
     ("false refusals on logs", "false_refusal_logs"),
+    ("refused by the not-a-log check, no model", "refused_by_check"),
     ("tokens per answer", "mean_completion_tokens"),
     ("seconds per answer", "seconds_per_answer"),
 )
@@ -184,7 +214,7 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         "base_model": Path(base_gguf).name,
         "adapter": Path(adapter_gguf).name if adapter_gguf else None,
         "profile": profile,
-        "prefill": prefill,
+        "prefill": "always" if prefill else "as the engine",
         "max_new_tokens": max_new_tokens,
         "greedy": True,
         **_sampling_of(profile),
@@ -206,8 +236,10 @@ def _sampling_of(profile: str) -> dict[str, Any]:
     from alsate.engine.llm.profiles import load_profile
 
     prof = load_profile(profile)
-    dry = {"multiplier": prof.dry.multiplier, "base": prof.dry.base, "allowed_length": prof.dry.allowed_length}
-    return {"repeat_penalty": prof.repeat_penalty, "dry": dry if prof.dry.on else None}
+    dry = {"multiplier": prof.dry.multiplier, "base": prof.dry.base, "allowed_length": prof.dry.allowed_length,
+           "breakers": list(prof.dry.breakers)}
+    return {"repeat_penalty": prof.repeat_penalty, "dry": dry if prof.dry.on else None,
+            "grammar": prof.answer_grammar}
 
 
 def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str,
@@ -218,7 +250,8 @@ def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path
 
     def key(row: dict[str, Any]) -> str:
         text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, profile,
-                           max_new_tokens, prefill, sampling], sort_keys=True)
+                           max_new_tokens, "always" if prefill else "engine", sampling, bool(row.get("not_a_log"))],
+                          sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     cache_path = out_dir / "eval_base_cache.jsonl"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from alsate.engine.errors import UserError
+from alsate.engine.llm.grammar import AnswerGrammar
 from alsate.engine.llm.sampling import Dry
 
 
@@ -51,6 +52,8 @@ class GenerationRequest:
     #: assistant header so the model continues it; it is not streamed back).
     prefill: str = ""
     stop: tuple[str, ...] = ()
+    #: The format the answer is held to (after the prefill), or None (alsate.engine.llm.grammar).
+    grammar: AnswerGrammar | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from alsate.engine.llm.backend import GenerationRequest, GenerationStats, LLMErr
 from alsate.engine.llm.chat_template import render_chat
 from alsate.engine.llm.models import ModelError, ModelSpec
 from alsate.engine.llm.profiles import Profile, profile_for, read_asset
+from alsate.engine.llm.sampling import sample_answer
 
 #: Prompt tokens evaluated between two cancel checks. 64 tokens of the
 #: embedded model take ~20 ms on 2 cores; big models take longer per batch.
@@ -322,12 +323,14 @@ class LocalBackend:
         reason = "length"
         cut_at_stop = False
         llm.dry = request.dry
-        for token in llm.generate(
+        for token in sample_answer(
+            llm,
             tokens,
+            max_tokens=request.max_tokens,
+            grammar=request.grammar,
             temp=request.temperature,
             top_p=request.top_p,
             repeat_penalty=request.repeat_penalty,
-            reset=True,
         ):
             if stream.cancelled.is_set():
                 reason = "cancelled"

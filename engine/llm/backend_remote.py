@@ -191,7 +191,10 @@ class RemoteBackend:
             body["repeat_penalty"] = request.repeat_penalty  # llama.cpp servers; others ignore it
         if request.dry.on:  # llama.cpp servers take DRY's settings too
             body.update(dry_multiplier=request.dry.multiplier, dry_base=request.dry.base,
-                        dry_allowed_length=request.dry.allowed_length)
+                        dry_allowed_length=request.dry.allowed_length,
+                        dry_sequence_breakers=list(request.dry.breakers))
+        if request.grammar:  # llama.cpp servers read GBNF from "grammar"
+            body["grammar"] = request.grammar.text
         return body
 
     def _generate(self, request: GenerationRequest, stream: TokenStream, clock: StatsClock) -> None:

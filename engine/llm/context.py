@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from alsate.engine.llm.guard import sanitize
+from alsate.engine.llm.not_a_log import not_a_log
 from alsate.engine.records import PRIORITY_NAMES, Record
 
 MAX_MESSAGE_CHARS = 600
@@ -90,6 +91,8 @@ class AssembledContext:
     notes: str  # trusted notes for the model (what was cut)
     info: ContextInfo
     log_texts: tuple[str, ...]  # the raw texts included, for the output guard
+    #: No finding, and nothing selected is log data (alsate.engine.llm.not_a_log): refused, not asked.
+    not_logs: bool = False
 
 
 def format_record(record: Record) -> str:
@@ -187,4 +190,5 @@ def assemble(
     texts = tuple(r.message for r in (*kept_selected, *kept_neighbours))
     if finding is not None:
         texts = (finding.template, finding.title, *finding.keys, *texts)
-    return AssembledContext(body="\n".join(lines), notes=notes, info=info, log_texts=texts)
+    return AssembledContext(body="\n".join(lines), notes=notes, info=info, log_texts=texts,
+                            not_logs=finding is None and not_a_log((*selected, *neighbours)))

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 from alsate.engine.errors import UserError
-from alsate.engine.llm.sampling import Dry
+from alsate.engine.llm.sampling import DRY_BREAKERS, Dry
 
 DEFAULT_PROFILE = "generic"
 
@@ -42,6 +42,8 @@ class Profile:
     prefill_with_adapter: bool = True
     #: DRY against loops (alsate.engine.llm.sampling); off unless the profile sets ``dry_multiplier``.
     dry: Dry = field(default_factory=Dry)
+    #: Hold the structured answers to their format with a grammar (alsate.engine.llm.grammar).
+    answer_grammar: bool = False
 
     def prefill_for(self, task: str, *, adapter: bool = False) -> str:
         if adapter and not self.prefill_with_adapter:
@@ -91,7 +93,9 @@ def load_profile(name: str) -> Profile:
         prefill=dict(data.get("prefill", {})),
         prefill_with_adapter=bool(data.get("prefill_with_adapter", True)),
         dry=Dry(float(data.get("dry_multiplier", 0.0)), float(data.get("dry_base", 1.75)),
-                int(data.get("dry_allowed_length", 2))),
+                int(data.get("dry_allowed_length", 2)),
+                tuple(data.get("dry_breakers", DRY_BREAKERS))),
+        answer_grammar=bool(data.get("answer_grammar", False)),
     )
 
 

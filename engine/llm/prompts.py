@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from string import Template
 
+from alsate.engine.llm.grammar import answer_grammar
 from alsate.engine.llm.guard import sanitize, wrap_data
 from alsate.engine.llm.profiles import Profile, read_asset
 
@@ -34,9 +35,14 @@ def template_text(name: str) -> str:
 
 
 def prompt_version(profile: Profile, template: str, task: str | None = None) -> str:
-    """A short hash of everything that shapes an answer: system prompt, task template, prefill."""
+    """A short hash of everything that shapes an answer: system prompt, task template, prefill, sampling
+    and the answer grammar."""
+    task = task or template
+    grammar = (answer_grammar(task, profile.prefill_for(task)) or "") if profile.answer_grammar else ""
+    sampling = f"{profile.temperature} {profile.repeat_penalty} {profile.dry}"
     digest = hashlib.sha256()
-    for part in (PROMPT_SCHEMA, profile.system_prompt, template_text(template), profile.prefill_for(task or template)):
+    for part in (PROMPT_SCHEMA, profile.system_prompt, template_text(template), profile.prefill_for(task),
+                 sampling, grammar):
         digest.update(part.encode())
         digest.update(b"\0")
     return f"{PROMPT_SCHEMA}-{digest.hexdigest()[:12]}"

@@ -18,9 +18,13 @@ DRY after the penalties when :attr:`Dry.multiplier` is above 0.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alsate.engine.llm.grammar import AnswerGrammar
 
 #: Where a repeated sequence ends for DRY (llama.cpp's default breakers).
 DRY_BREAKERS = ("\n", ":", '"', "*")
@@ -35,6 +39,8 @@ class Dry:
     multiplier: float = 0.0
     base: float = 1.75
     allowed_length: int = 2
+    #: Where a repeated sequence ends (see :data:`DRY_BREAKERS`).
+    breakers: tuple[str, ...] = DRY_BREAKERS
 
     @property
     def on(self) -> bool:
@@ -52,8 +58,10 @@ def llama_class() -> type:
 
         def _init_sampler(self, **kw: Any) -> Any:
             """The chain ``Llama.generate`` samples with: the library's own unless DRY is on (and for the
-            options alsate does not use: a logits processor, a grammar, mirostat)."""
-            if not self.dry.on or kw.get("logits_processor") or kw.get("grammar") or kw.get("mirostat_mode"):
+            options alsate does not use: a logits processor, mirostat). A grammar (the answer format,
+            :mod:`alsate.engine.llm.grammar`) comes after DRY, where the library puts it after the
+            penalties."""
+            if not self.dry.on or kw.get("logits_processor") or kw.get("mirostat_mode"):
                 return super()._init_sampler(**kw)
             chain = internals.LlamaSampler()
             chain.add_penalties(n_vocab=self._n_vocab, penalty_last_n=self.last_n_tokens_size,
@@ -61,7 +69,9 @@ def llama_class() -> type:
                                 penalty_freq=kw.get("frequency_penalty", 0.0),
                                 penalty_present=kw.get("presence_penalty", 0.0))
             chain.add_dry(self._model, self.dry.multiplier, self.dry.base, self.dry.allowed_length, DRY_WINDOW,
-                          list(DRY_BREAKERS))
+                          list(self.dry.breakers))
+            if kw.get("grammar") is not None:
+                chain.add_grammar(self._model, kw["grammar"])
             temp = kw.get("temp", 0.8)
             if temp < 0.0:
                 chain.add_dist(self._seed)
@@ -79,4 +89,40 @@ def llama_class() -> type:
     return SampledLlama
 
 
-__all__ = ["DRY_BREAKERS", "DRY_WINDOW", "Dry", "llama_class"]
+#: Tokens at the end of an answer's budget kept to finish it in format (see :func:`sample_answer`).
+CLOSING_TOKENS = 64
+
+
+def sample_answer(llm: Any, tokens: list[int], *, max_tokens: int, grammar: AnswerGrammar | None = None,
+                  **sampling: Any) -> Iterator[int]:
+    """The token ids ``llm.generate`` samples after the prompt ``tokens`` (the caller stops at the end of
+    the turn), at most ``max_tokens``.
+
+    With a ``grammar`` the answer is held to its format, and one that is still going when only
+    :data:`CLOSING_TOKENS` of the budget are left is finished under its closing grammar (the line it
+    is in ended, each missing field one short line, the threat level): it is not cut before its
+    threat level."""
+    from alsate.engine.llm.grammar import parsed_grammar
+
+    budget = max_tokens - CLOSING_TOKENS if grammar is not None and max_tokens > CLOSING_TOKENS else max_tokens
+    answer: list[int] = []
+    for token in llm.generate(tokens, reset=True, grammar=parsed_grammar(grammar and grammar.text), **sampling):
+        yield token
+        answer.append(token)
+        if len(answer) >= budget:
+            break
+    else:
+        return
+    if grammar is None or len(answer) >= max_tokens:
+        return
+    closing = grammar.closing(llm.detokenize(answer).decode("utf-8", "replace"), max_tokens - len(answer))
+    if closing is None:
+        return
+    for token in llm.generate(tokens + answer, reset=True, grammar=parsed_grammar(closing), **sampling):
+        yield token
+        answer.append(token)
+        if len(answer) >= max_tokens:
+            return
+
+
+__all__ = ["CLOSING_TOKENS", "DRY_BREAKERS", "DRY_WINDOW", "Dry", "llama_class", "sample_answer"]

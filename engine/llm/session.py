@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from alsate.engine.llm.answer import Answer, parse_answer
+from alsate.engine.llm.answer import REFUSAL, Answer, parse_answer
 from alsate.engine.llm.backend import (
     Backend,
     GenerationRequest,
@@ -25,6 +25,7 @@ from alsate.engine.llm.backend import (
     TokenStream,
 )
 from alsate.engine.llm.context import AssembledContext
+from alsate.engine.llm.grammar import AnswerGrammar
 from alsate.engine.llm.guard import GuardReport, check_output, new_boundary
 from alsate.engine.llm.profiles import Profile
 from alsate.engine.llm.prompts import render_task, system_prompt
@@ -138,6 +139,20 @@ class AnswerStream:
         return self.result
 
 
+#: Tasks whose answers have the fixed format of docs/answer-format.md (a free question has none).
+STRUCTURED_TASKS = ("explain", "summarize", "root_cause", "patterns")
+
+
+def refusal_stream(backend: Backend) -> TokenStream:
+    """The refusal sentence as a finished stream, for data that is not logs (no model call)."""
+    stream = TokenStream()
+    stream.emit(REFUSAL)
+    stream.finish(GenerationStats(backend=backend.name, model="not a log (alsate.engine.llm.not_a_log)",
+                                  prompt_tokens=0, cached_tokens=0, completion_tokens=0, ttft_s=0.0,
+                                  tokens_per_s=None, total_s=0.0, finish_reason="stop"))
+    return stream
+
+
 class ChatSession:
     """One conversation: a task over some log data, then free follow-up questions."""
 
@@ -164,20 +179,23 @@ class ChatSession:
     def messages(self) -> tuple[Message, ...]:
         return (self.system, *self.history)
 
-    def _request(self, prefill: str) -> GenerationRequest:
+    def _request(self, prefill: str, grammar_task: str | None = None) -> GenerationRequest:
+        prefill = prefill if self.backend.supports_prefill else ""
+        grammar = AnswerGrammar.of(grammar_task, prefill) if grammar_task and self.profile.answer_grammar else None
         return GenerationRequest(
             messages=self.messages,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             repeat_penalty=self.profile.repeat_penalty,
             dry=self.profile.dry,
-            prefill=prefill if self.backend.supports_prefill else "",
+            prefill=prefill,
+            grammar=grammar,
         )
 
-    def _fit(self, prefill: str) -> GenerationRequest:
+    def _fit(self, prefill: str, grammar_task: str | None = None) -> GenerationRequest:
         """Drop the oldest follow-up pairs until prompt + answer fit the context."""
         limit = self.backend.n_ctx - self.max_tokens - SAFETY_MARGIN
-        request = self._request(prefill)
+        request = self._request(prefill, grammar_task)
         while self.backend.prompt_tokens(request) > limit:
             if len(self.history) <= 2:
                 raise LLMError(
@@ -186,7 +204,7 @@ class ChatSession:
                 )
             del self.history[1:3]
             self.trimmed += 1
-            request = self._request(prefill)
+            request = self._request(prefill, grammar_task)
         return request
 
     def start(self, task_for_answer: str | None = None) -> AnswerStream:
@@ -197,13 +215,16 @@ class ChatSession:
             self._active.cancel()
         task = task_for_answer or (self.task if len(self.history) == 1 else "question")
         adapter = bool(getattr(getattr(self.backend, "spec", None), "lora_path", None))
-        prefill = self.profile.prefill_for(task, adapter=adapter) if len(self.history) == 1 else ""
-        request = self._fit(prefill)
-        tokens = self.backend.stream(request)
-        used_prefill = request.prefill
+        first = len(self.history) == 1
+        prefill = self.profile.prefill_for(task, adapter=adapter) if first else ""
+        if first and self.context.not_logs and task in STRUCTURED_TASKS:
+            tokens, prefill = refusal_stream(self.backend), ""  # no log data: refused without the model
+        else:
+            request = self._fit(prefill, task if first else None)
+            tokens, prefill = self.backend.stream(request), request.prefill
         self._active = AnswerStream(
             tokens,
-            used_prefill,
+            prefill,
             lambda text, stats: self._finished(task, text, stats),
             on_abort=self._aborted,
         )
@@ -240,8 +261,7 @@ class ChatSession:
         )
         result = AnswerResult(
             text=text,
-            answer=parse_answer(text, task if task in ("explain", "summarize", "root_cause", "patterns")
-                                else "question"),
+            answer=parse_answer(text, task if task in STRUCTURED_TASKS else "question"),
             guard=check_output(text, self.log_texts),
             stats=stats,
         )
