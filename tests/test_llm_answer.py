@@ -67,6 +67,11 @@ def test_refusal_and_free_text():
     assert free.complete and free.raw.startswith("It restarted")
     with pytest.raises(ValueError):
         parse_answer("x", "poem")
+    # the sentence quoted inside an answer in the format is not a refusal; after other words with no
+    # field labels, it is
+    quoting = parse_answer(f"Cause - a probe.\nRemediation -\n1. Reply: {REFUSAL}\nThreat level - low", "explain")
+    assert not quoting.refusal and quoting.threat_level == "low" and quoting.remediation
+    assert parse_answer(f"Sorry. {REFUSAL}", "explain").refusal
 
 
 def test_json_round_trip_fields():

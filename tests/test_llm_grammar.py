@@ -153,7 +153,7 @@ def test_the_model_answers_in_format_with_the_grammar(lora):
                             "203.0.113.7 port 4122 ssh2"))
         for kind, line in lines:
             context = assemble(backend.count_tokens, 1024, selected=parse_lines(kind, [line]))
-            session = ChatSession(backend, profile, task="explain", context=context)
+            session = ChatSession(backend, profile, task="explain", context=context, boundary="b0")
             result = session.start().collect()
             assert complies("explain", result.text), result.text
             assert result.answer.threat_level is not None and result.stats.finish_reason == "stop"

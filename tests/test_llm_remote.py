@@ -76,7 +76,7 @@ def test_remote_streams_with_stats(server):
 
 
 def test_remote_sends_repeat_penalty_dry_and_grammar_as_llama_cpp_servers_read_them(server):
-    from alsate.engine.llm.grammar import answer_grammar
+    from alsate.engine.llm.grammar import AnswerGrammar, answer_grammar
     from alsate.engine.llm.sampling import Dry
 
     backend = RemoteBackend(server + "/v1")
@@ -86,7 +86,7 @@ def test_remote_sends_repeat_penalty_dry_and_grammar_as_llama_cpp_servers_read_t
     assert "repeat_penalty" not in body and not any(key.startswith("dry_") for key in body)
     assert "grammar" not in body
     tuned = GenerationRequest(messages=plain.messages, max_tokens=16, repeat_penalty=1.05,
-                              dry=Dry(0.8, 1.75, 2, ("\n", "*")), grammar=answer_grammar("explain"))
+                              dry=Dry(0.8, 1.75, 2, ("\n", "*")), grammar=AnswerGrammar("explain"))
     body = backend.request_body(tuned)
     assert body["repeat_penalty"] == 1.05
     assert (body["dry_multiplier"], body["dry_base"], body["dry_allowed_length"]) == (0.8, 1.75, 2)

@@ -103,7 +103,11 @@ def parse_answer(text: str, task: str = "explain") -> Answer:
         raise ValueError(f"unknown task {task!r}")
     raw = text.strip()
     folded = " ".join(raw.lower().split())
-    if any(sentence.lower().rstrip(".") in folded for sentence in (REFUSAL, *OTHER_REFUSALS)):
+    sentences = [s.lower().rstrip(".") for s in (REFUSAL, *OTHER_REFUSALS)]
+    if any(s in folded for s in sentences) and (
+            any(folded.startswith(s) for s in sentences)
+            or not any(_LABEL_LINE.match(line) for line in raw.splitlines())):
+        # a refusal; an answer in the format that quotes the sentence in a step is not one
         return Answer(task=task, raw=raw, refusal=True)
 
     texts: dict[str, list[str]] = {}
