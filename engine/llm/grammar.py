@@ -38,13 +38,14 @@ TASK_FIELDS: dict[str, tuple[_Field, ...]] = {
     "root_cause": (_Field("Root cause"), _Field("Evidence", "item"), _Field("Remediation", "item")),
     "patterns": (_Field("Patterns", "pattern"),),
 }
+_THREATS = tuple(f"Threat level - {level}" for level in THREAT_LEVELS)
 
 _RULES = (
     f'sentence ::= [^\\n ] [^\\n]{{0,{MAX_SENTENCE - 1}}}',
     f'item ::= [^\\n ] [^\\n]{{0,{MAX_ITEM - 1}}}',
     # "<pattern>: <how often / who>": the pattern has no colon (none in the training set does)
     f'pattern ::= [^\\n: ] [^\\n:]{{0,{MAX_ITEM // 2}}} ": " [^\\n ] [^\\n]{{0,{MAX_ITEM - 1}}}',
-    'threat ::= "Threat level - " (' + " | ".join(f'"{level}"' for level in THREAT_LEVELS) + ")",
+    "threat ::= " + " | ".join(f'"{threat}"' for threat in _THREATS),
 )
 
 
@@ -71,18 +72,18 @@ def answer_grammar(task: str, prefill: str = "") -> str | None:
         return None
     pieces: list[str] = []
     lists: list[str] = []
-    head = ""
     for index, field in enumerate(fields):
         if field.list_rule is None:
-            head += f"{field.label} - "
+            head = f"{field.label} - "
             pieces += [_literal(head), "sentence", r'"\n"']
         else:
             name = f"list{index}"
             lists.append(_numbered(field.list_rule, name))
-            pieces += [_literal(head + f"{field.label} -\n"), name]
-        head = ""
+            head = f"{field.label} -\n"
+            pieces += [_literal(head), name]
+        if index == 0:
+            first = head
     pieces.append("threat")
-    first = pieces[0][1:-1].replace("\\n", "\n")
     if prefill:
         if not first.startswith(prefill):
             return None
@@ -174,9 +175,6 @@ def _closing_pieces(fields: tuple[_Field, ...], done: list[str], partial: str) -
     return pieces
 
 
-_THREATS = tuple(f"Threat level - {level}" for level in THREAT_LEVELS)
-
-
 def closing_grammar(task: str, text: str, tokens: int = 0) -> str | None:
     """GBNF for a short way to finish ``text``, an answer to ``task`` cut short inside its format: the
     line it is in ended, each field still missing given one short line, then the threat level. With
@@ -242,5 +240,5 @@ def parsed_grammar(gbnf: str | None) -> Any:
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
-__all__ = ["CLOSING_LINE", "AnswerGrammar", "MAX_ITEM", "MAX_ITEMS", "MAX_SENTENCE", "TASK_FIELDS", "answer_grammar", "closing_grammar",
-           "parsed_grammar"]
+__all__ = ["CLOSING_LINE", "MAX_ITEM", "MAX_ITEMS", "MAX_SENTENCE", "TASK_FIELDS", "AnswerGrammar", "answer_grammar",
+           "closing_grammar", "parsed_grammar"]
