@@ -342,7 +342,8 @@ class AlsateApp(KeyOrder, App[int]):
 
     def _repaint_after_resize(self) -> None:
         self._resize_repaint = None
-        self.screen.refresh(repaint=True)
+        if self.screen_stack:  # not when the app is closing (a resize just before a quit)
+            self.screen.refresh(repaint=True)
 
     def default_theme(self) -> str:
         """``$ALSATE_THEME`` if it names a theme; the ANSI theme on a 16-colour terminal; else the first."""
