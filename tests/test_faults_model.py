@@ -113,3 +113,21 @@ def test_model_out_of_memory_is_one_line(log: Path):
 def test_model_out_of_memory_says_memory_and_how_to_fix_it(log: Path):
     err = one_line_error(explain(log, "--ctx", "1000000", limit_as=2 << 30))
     assert "memory" in err and "--ctx" in err
+
+
+def test_a_retrained_adapter_is_a_new_model_for_the_caches(tmp_path: Path):
+    """The analysis cache is keyed by model_id: an adapter rebuilt under the same name and size (a new
+    training run of the same shape) must not reuse the old adapter's cached answers."""
+    import shutil
+
+    from alsate.engine.llm.models import ModelSpec
+
+    adapter = tmp_path / "smollm2-135m-alsate.gguf"
+    shutil.copyfile(embedded_lora_path(), adapter)
+    first = ModelSpec(embedded_model_path(), "embedded", adapter).model_id
+    assert first == ModelSpec(embedded_model_path(), "embedded", adapter).model_id  # stable
+    data = bytearray(adapter.read_bytes())
+    data[-1] ^= 0xFF  # same name, same size, other weights
+    adapter.write_bytes(bytes(data))
+    second = ModelSpec(embedded_model_path(), "embedded", adapter).model_id
+    assert second != first and second.split("+")[1].split(":")[0] == adapter.name

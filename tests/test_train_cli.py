@@ -223,6 +223,27 @@ def test_tiny_run_writes_the_eval_table(tiny_run):
 
 @tiny[0]
 @tiny[1]
+def test_tiny_run_plain_eval_measures_the_models_alone(tiny_run, capsys):
+    """--plain: no grammar, no prefill, no not-a-log check; its own files, the engine's eval left as it was."""
+    out, codes = tiny_run
+    assert codes["eval"] == 0
+    before = (out / "eval.json").read_text()
+    code, _, err = _run(capsys, "eval", "--config", str(out.parent / "tiny.toml"), "--plain")
+    assert code == 0, err
+    report = json.loads((out / "eval-plain.json").read_text())
+    assert report["prefill"] == "none (plain)" and report["grammar"] is False and report["not_a_log_check"] is False
+    assert report["base"]["refused_by_check"] == report["tuned"]["refused_by_check"] == 0
+    assert (out / "eval.json").read_text() == before
+    samples = [json.loads(line) for line in (out / "eval-plain_samples.jsonl").read_text().splitlines()]
+    # the non-log went to the model: what it wrote is not the check's canned refusal (12 tokens at most)
+    refuse = [s for s in samples if s["task"] == "refuse"]
+    assert refuse and all(s["tuned"] != REFUSAL for s in refuse)
+    code, _, err = _run(capsys, "eval", "--config", str(out.parent / "tiny.toml"), "--plain", "--prefill")
+    assert code == 2 and "do not go together" in err
+
+
+@tiny[0]
+@tiny[1]
 def test_tiny_run_resumes_from_its_checkpoint(tiny_run, capsys, monkeypatch, tmp_path):
     """--resume goes on from checkpoint-3 to step 5: steps 1-3 are the first run's (restored, not trained
     again: a fresh 5-step run would have another schedule), and only 4-5 are new. Runs after the tests

@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
                    "(by default answers start as the engine starts them: the base model's prefilled, the "
                    "adapter's not)")
     p.add_argument("--base-only", action="store_true", help="only generate (and cache) the base model's answers")
+    p.add_argument("--plain", action="store_true", help="the models alone, as a user would prompt them: no answer "
+                   "grammar, no prefill, no not-a-log check (writes eval-plain.json and eval-plain.md)")
 
     p = sub.add_parser("all", help="data, fit, export, eval", description="Run data, fit, export and eval.")
     common(p)
@@ -231,7 +233,8 @@ def _fidelity(config, base, adapter_dir: Path, out_path: Path, read_jsonl):
                           threads=config.eval_threads)
 
 
-def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_only: bool = False) -> dict[str, Any]:
+def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_only: bool = False,
+             plain: bool = False) -> dict[str, Any]:
     from alsate.train.base import resolve_base
     from alsate.train.data import read_jsonl
     from alsate.train.evaluate import markdown_table, run_eval
@@ -243,12 +246,13 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
     rows = read_jsonl(config.out / "data" / "test.jsonl")
     report = run_eval(rows, base.gguf, adapter_path, config.out, profile=config.profile,
                       max_new_tokens=config.eval_max_new_tokens, threads=config.eval_threads, prefill=prefill,
-                      limit=config.eval_limit, base_only=base_only)
+                      limit=config.eval_limit, base_only=base_only, plain=plain)
     if base_only:
         _say(json.dumps(report["base"], indent=2))
         return report
     _say(markdown_table(report))
-    _say(f"eval: wrote {config.out / 'eval.json'} and {config.out / 'eval.md'}")
+    stem = "eval-plain" if plain else "eval"
+    _say(f"eval: wrote {config.out / (stem + '.json')} and {config.out / (stem + '.md')}")
     return report
 
 
@@ -282,7 +286,9 @@ def run(argv: list[str] | None = None) -> int:
     elif args.verb == "export":
         cmd_export(config, to=args.to, fidelity=not args.no_fidelity, merged=args.merged)
     elif args.verb == "eval":
-        cmd_eval(config, adapter=args.adapter, prefill=args.prefill, base_only=args.base_only)
+        if args.plain and args.prefill:
+            raise TrainError("--plain and --prefill do not go together: --plain starts no answer")
+        cmd_eval(config, adapter=args.adapter, prefill=args.prefill, base_only=args.base_only, plain=args.plain)
     elif args.verb == "all":
         cmd_data(config)
         cmd_fit(config)

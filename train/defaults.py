@@ -43,7 +43,7 @@ eval_steps = 50
 eval_max_examples = 0       # 0 = the whole validation split for eval during training
 early_stopping_patience = 3
 logging_steps = 10
-max_minutes = 0             # > 0: stop training after this many minutes (the best checkpoint so far is kept)
+max_minutes = 0.0           # > 0: stop training after this many minutes (the best checkpoint so far is kept)
 threads = 0                 # torch threads on CPU, 0 = torch's default
 wandb = false
 wandb_project = "alsate"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,11 +190,20 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plain_profile(profile: str) -> Profile:
+    """``profile`` without what the engine adds around the model: no answer grammar, no prefill."""
+    from alsate.engine.llm.profiles import load_profile
+
+    return replace(load_profile(profile), answer_grammar=False, prefill={})
+
+
 def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, out_dir: Path, *,
              profile: str, max_new_tokens: int, threads: int = 0, prefill: bool = False,
-             limit: int = 0, base_only: bool = False) -> dict[str, Any]:
+             limit: int = 0, base_only: bool = False, plain: bool = False) -> dict[str, Any]:
     """Base vs base + adapter on ``rows``; writes eval.json, eval.md and eval_samples.jsonl into ``out_dir``.
 
+    ``plain`` measures the models alone, as a user would prompt them: no answer grammar, no
+    prefill, no not-a-log check (the profile's sampling kept); it writes ``eval-plain.*``.
     The base model's answers are kept in ``out_dir/eval_base_cache.jsonl`` (keyed by
     example, prompt, model file and generation settings) and reused by later evals.
     """
@@ -202,55 +211,64 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         raise TrainError("the test split is empty; run `alsate-train data` with a dataset that has a test split")
     if limit > 0:
         rows = _stratified(rows, limit)
+    used: str | Profile = profile
+    if plain:
+        rows = [dict(row, not_a_log=False) for row in rows]
+        used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
-    base_gen = _base_generations(rows, base_gguf, out_dir, profile=profile, max_new_tokens=max_new_tokens,
+    base_gen = _base_generations(rows, base_gguf, out_dir, profile=used, max_new_tokens=max_new_tokens,
                                  threads=threads, prefill=prefill)
     if base_only:
         return {"base": score(base_gen)}
-    tuned_gen = (generate(rows, base_gguf, adapter_gguf, profile=profile, max_new_tokens=max_new_tokens,
+    tuned_gen = (generate(rows, base_gguf, adapter_gguf, profile=used, max_new_tokens=max_new_tokens,
                           threads=threads, prefill=prefill, label="fine-tuned") if adapter_gguf else base_gen)
     report = {
         "base_model": Path(base_gguf).name,
         "adapter": Path(adapter_gguf).name if adapter_gguf else None,
         "profile": profile,
-        "prefill": "always" if prefill else "as the engine",
+        "prefill": "none (plain)" if plain else "always" if prefill else "as the engine",
+        "not_a_log_check": not plain,
         "max_new_tokens": max_new_tokens,
         "greedy": True,
-        **_sampling_of(profile),
+        **_sampling_of(used),
         "base": score(base_gen),
         "tuned": score(tuned_gen),
     }
+    stem = "eval-plain" if plain else "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "eval.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "eval.md").write_text(markdown_table(report), encoding="utf-8")
-    with (out_dir / "eval_samples.jsonl").open("w", encoding="utf-8") as handle:
+    (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out_dir / f"{stem}.md").write_text(markdown_table(report), encoding="utf-8")
+    with (out_dir / f"{stem}_samples.jsonl").open("w", encoding="utf-8") as handle:
         for b, t in zip(base_gen, tuned_gen, strict=True):
             handle.write(json.dumps({"id": b.id, "task": b.task, "reference": b.reference, "base": b.output,
                                      "tuned": t.output}, ensure_ascii=False) + "\n")
     return report
 
 
-def _sampling_of(profile: str) -> dict[str, Any]:
+def _sampling_of(profile: str | Profile) -> dict[str, Any]:
     """The profile's sampling settings, as the eval records them (and keys its cache of base answers)."""
     from alsate.engine.llm.profiles import load_profile
 
-    prof = load_profile(profile)
+    prof = load_profile(profile) if isinstance(profile, str) else profile
     dry = {"multiplier": prof.dry.multiplier, "base": prof.dry.base, "allowed_length": prof.dry.allowed_length,
            "breakers": list(prof.dry.breakers)}
     return {"repeat_penalty": prof.repeat_penalty, "dry": dry if prof.dry.on else None,
             "grammar": prof.answer_grammar}
 
 
-def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str,
+def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str | Profile,
                       max_new_tokens: int, threads: int, prefill: bool) -> list[Generation]:
     import hashlib
 
     sampling = _sampling_of(profile)
+    name = profile if isinstance(profile, str) else profile.name
+    # a plain profile (no prefill) keys its answers apart from the engine's
+    start = "always" if prefill else "engine" if isinstance(profile, str) or profile.prefill else "none"
 
     def key(row: dict[str, Any]) -> str:
-        text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, profile,
-                           max_new_tokens, "always" if prefill else "engine", sampling, bool(row.get("not_a_log"))],
+        text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, name,
+                           max_new_tokens, start, sampling, bool(row.get("not_a_log"))],
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

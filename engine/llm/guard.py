@@ -9,7 +9,8 @@ Two halves:
 - :func:`check_output` reads an answer and flags dangerous commands (pipe to a
   shell, download and run, reverse shells, ``rm -rf /``, ``chmod 777``, new
   users or SSH keys, a disabled firewall...) and what it copies from the log
-  content: its URLs, links to the hosts they name, its commands, opaque
+  content: its URLs (with a scheme or as a bare ``host/path``), links to the
+  hosts they name, its commands, the packages it asks to install, opaque
   tokens. It checks every way the answer can be read (:func:`readings`:
   URL-, ``\\xHH``- and base64-decoded, look-alike letters folded), because a
   model repeats what the log said in whatever encoding the log used. A
@@ -328,6 +329,69 @@ _BLOB = re.compile(r"(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[
                    r"[A-Za-z0-9+/]{24,}={0,2}")
 
 
+_LINK = re.compile(
+    r"\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?(?P<host>\[[0-9a-f:]+\]|[^\s/:?#\"'<>`\\]+)[^\s\"'<>`]*"
+    r"|(?<![\w./@-])(?P<bare>(?:[a-z0-9-]+\.)+[a-z]{2,63}|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?/[^\s\"'<>`]*"
+)
+
+
+#: A package manager told to install something; what follows, up to the end of the command, names it.
+_INSTALL = re.compile(
+    r"(?<![\w./-])(?:pip[0-9.]*|pipx|uv\s+pip|npm|npx|pnpm|yarn|gem|cargo|go|apt|apt-get|yum|dnf|zypper|apk|brew|snap)"
+    r"\s+(?:install|add|i|get)\b(?P<args>[^;|&\n`\"'()<>]*)")
+#: Options of those installers that take a value (the value is not a package).
+_VALUE_OPTIONS = frozenset({"-i", "--index-url", "--extra-index-url", "--registry", "--source", "-r",
+                            "--requirement", "-t", "--target", "--root", "--prefix", "-c", "--constraint"})
+#: A name worth tracking is distinctive: ordinary words ("requests") also occur in prose.
+_DISTINCTIVE = re.compile(r"^(?=.*[a-z])(?=.*[-_.0-9])[a-z0-9][a-z0-9._-]{5,}$")
+
+
+def _packages(command_args: str) -> set[str]:
+    """Package names in the arguments of an install command (options, their values, URLs and paths skipped)."""
+    names: set[str] = set()
+    skip = False
+    for word in command_args.split():
+        if skip:
+            skip = False
+            continue
+        if word.startswith("-"):
+            skip = word.split("=", 1)[0] in _VALUE_OPTIONS and "=" not in word
+            continue
+        if "://" in word or "/" in word:
+            continue
+        name = re.split(r"[=<>~!@\[;,]", word, maxsplit=1)[0].strip(".").lower()
+        if _DISTINCTIVE.match(name):
+            names.add(name)
+    return names
+
+
+#: File name endings: ``fw.sh/`` in a log is a path, not a host.
+_FILE_ENDINGS = frozenset({
+    "sh", "py", "pl", "rb", "php", "js", "ts", "go", "rs", "c", "h", "cc", "cpp", "java", "jar", "so", "ko", "o",
+    "conf", "cfg", "ini", "yaml", "yml", "json", "toml", "xml", "html", "htm", "txt", "log", "md", "csv", "sql",
+    "service", "socket", "target", "timer", "mount", "slice", "scope", "path", "swap", "device", "d", "local",
+    "gz", "xz", "bz2", "zst", "tar", "zip", "deb", "rpm", "img", "iso", "bin", "pem", "crt", "key", "pid", "sock",
+    "lock", "tmp", "bak", "old", "orig", "cache", "db", "sqlite",
+})
+
+
+def _bare_links(reading: str) -> list[tuple[str, str]]:
+    """``host/path`` links without a scheme in log text (``evil.example/fw.sh``), with their host; a
+    name whose last label is a file ending (``nginx.conf/``) or an address (``10.0.0.0/8``) is not one,
+    nor is a container image (``registry.example.com/shop/web:1.4``)."""
+    found = []
+    for match in _LINK.finditer(reading.lower()):
+        host = match.group("bare")
+        if not host or host[-1].isdigit() or host.rsplit(".", 1)[-1] in _FILE_ENDINGS:
+            continue
+        link = re.split(r"[|;&]", match.group(0))[0].rstrip(".,:)")
+        if ":" in link.rsplit("/", 1)[-1] or "@sha256" in link:  # a container image (repo/name:tag), named in advice
+            continue
+        if "/" in link.rstrip("/") and len(link) >= _MIN_COPIED:
+            found.append((link.rstrip("/"), host))
+    return found
+
+
 @dataclass(frozen=True)
 class LogArtifacts:
     """What an answer must not repeat from the (untrusted) log content."""
@@ -336,6 +400,7 @@ class LogArtifacts:
     hosts: frozenset[str]  # remote hosts those URLs name
     commands: frozenset[str]  # command-like fragments, normalised
     blobs: frozenset[str]  # opaque tokens (keys, encoded payloads)
+    packages: frozenset[str] = frozenset()  # distinctive package names the log asks to install
 
 
 def collect_artifacts(log_texts: Iterable[str]) -> LogArtifacts:
@@ -344,6 +409,7 @@ def collect_artifacts(log_texts: Iterable[str]) -> LogArtifacts:
     hosts: set[str] = set()
     commands: set[str] = set()
     blobs: set[str] = set()
+    packages: set[str] = set()
     for text in log_texts:
         for reading in readings(sanitize(text)):
             for match in _URL.finditer(reading):
@@ -351,6 +417,12 @@ def collect_artifacts(log_texts: Iterable[str]) -> LogArtifacts:
                 host = _remote_host(match.group(0))
                 if host:
                     hosts.add(host)
+            for link, host in _bare_links(_URL.sub(" ", reading)):
+                urls.add(link)
+                if _remote_host(f"http://{host}"):
+                    hosts.add(host)
+            for match in _INSTALL.finditer(reading.lower()):
+                packages |= _packages(match.group("args"))
             for match in _COMMAND.finditer(reading):
                 fragment = _norm(match.group(0))
                 # "HTTP/1.1" etc. end a request line, not part of the command
@@ -358,7 +430,8 @@ def collect_artifacts(log_texts: Iterable[str]) -> LogArtifacts:
                 if len(fragment) >= _MIN_COPIED and _ARGUMENT.search(fragment) and not _INSPECTION.match(fragment):
                     commands.add(fragment)
             blobs.update(match.group(0) for match in _BLOB.finditer(reading))
-    return LogArtifacts(frozenset(urls), frozenset(hosts), frozenset(commands), frozenset(blobs))
+    return LogArtifacts(frozenset(urls), frozenset(hosts), frozenset(commands), frozenset(blobs),
+                        frozenset(packages))
 
 
 def log_artifacts(log_texts: Iterable[str]) -> tuple[set[str], set[str]]:
@@ -392,11 +465,6 @@ def _site(host: str) -> str:
     return ".".join(labels[-keep:])
 
 
-_LINK = re.compile(
-    r"\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?(?P<host>\[[0-9a-f:]+\]|[^\s/:?#\"'<>`\\]+)[^\s\"'<>`]*"
-    r"|(?<![\w./@-])(?P<bare>(?:[a-z0-9-]+\.)+[a-z]{2,63}|\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?/[^\s\"'<>`]*"
-)
-
 
 def _links_to(sites: frozenset[str], answer: str) -> list[str]:
     """Links in ``answer`` (``scheme://host...`` or ``host/path``) to the sites of ``sites``; a bare name
@@ -419,8 +487,8 @@ def check_output(answer: str, log_texts: Iterable[str] = ()) -> GuardReport:
     """Flag dangerous commands in ``answer`` and what it copies from the logs.
 
     Copied: a URL of the log data (also without its scheme), any link to a remote host a log URL
-    names, a command of the log data (whole or its first words), an opaque token (a key, an encoded
-    payload). Every reading of the answer is checked (URL-, ``\\xHH``- and base64-decoded,
+    names, a command of the log data (whole or its first words), a package a log command installs,
+    an opaque token (a key, an encoded payload). Every reading of the answer is checked (URL-, ``\\xHH``- and base64-decoded,
     look-alike letters folded), so an encoded or disguised command is flagged like a plain one.
     """
     flags: list[GuardFlag] = []
@@ -454,6 +522,9 @@ def check_output(answer: str, log_texts: Iterable[str] = ()) -> GuardReport:
         for blob in sorted(found.blobs):
             if blob in reading:
                 add("copied-from-log", "token", blob)
+        for package in sorted(found.packages):
+            if re.search(rf"(?<![\w.-]){re.escape(package)}", lowered):
+                add("copied-from-log", "package", package)
     return GuardReport(tuple(flags))
 
 

@@ -9,6 +9,8 @@ it on top.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass, replace
@@ -46,10 +48,26 @@ class ModelSpec:
 
     @property
     def model_id(self) -> str:
-        """Stable id for caches: file name, size and adapter."""
+        """Stable id for caches: file name and size, and the adapter's name and content (a retrained
+        adapter has the same name and size as the one before it)."""
         size = self.path.stat().st_size
-        lora = f"+{self.lora_path.name}" if self.lora_path else ""
+        lora = f"+{self.lora_path.name}:{adapter_fingerprint(self.lora_path)}" if self.lora_path else ""
         return f"{self.path.name}:{size}{lora}"
+
+
+def adapter_fingerprint(path: Path) -> str:
+    """The first 12 hex digits of the file's sha256, computed once per file version (size, mtime)."""
+    stat = path.stat()
+    return _fingerprint(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _fingerprint(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def embedded_model_path() -> Path:
