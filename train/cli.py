@@ -237,7 +237,7 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
              plain: bool = False) -> dict[str, Any]:
     from alsate.train.base import resolve_base
     from alsate.train.data import read_jsonl
-    from alsate.train.evaluate import markdown_table, run_eval
+    from alsate.train.evaluate import markdown_table, report_stem, run_eval
 
     base = resolve_base(config.base_model)
     if base.gguf is None:
@@ -251,7 +251,7 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
         _say(json.dumps(report["base"], indent=2))
         return report
     _say(markdown_table(report))
-    stem = "eval-plain" if plain else "eval"
+    stem = report_stem(plain)
     _say(f"eval: wrote {config.out / (stem + '.json')} and {config.out / (stem + '.md')}")
     return report
 

@@ -190,6 +190,11 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_stem(plain: bool) -> str:
+    """The name of the eval's files (``<stem>.json``, ``<stem>.md``, ``<stem>_samples.jsonl``)."""
+    return "eval-plain" if plain else "eval"
+
+
 def plain_profile(profile: str) -> Profile:
     """``profile`` without what the engine adds around the model: no answer grammar, no prefill."""
     from alsate.engine.llm.profiles import load_profile
@@ -217,8 +222,9 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
+    start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the base cache
     base_gen = _base_generations(rows, base_gguf, out_dir, profile=used, max_new_tokens=max_new_tokens,
-                                 threads=threads, prefill=prefill)
+                                 threads=threads, prefill=prefill, start=start)
     if base_only:
         return {"base": score(base_gen)}
     tuned_gen = (generate(rows, base_gguf, adapter_gguf, profile=used, max_new_tokens=max_new_tokens,
@@ -235,7 +241,7 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         "base": score(base_gen),
         "tuned": score(tuned_gen),
     }
-    stem = "eval-plain" if plain else "eval"
+    stem = report_stem(plain)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out_dir / f"{stem}.md").write_text(markdown_table(report), encoding="utf-8")
@@ -258,13 +264,11 @@ def _sampling_of(profile: str | Profile) -> dict[str, Any]:
 
 
 def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str | Profile,
-                      max_new_tokens: int, threads: int, prefill: bool) -> list[Generation]:
+                      max_new_tokens: int, threads: int, prefill: bool, start: str) -> list[Generation]:
     import hashlib
 
     sampling = _sampling_of(profile)
     name = profile if isinstance(profile, str) else profile.name
-    # a plain profile (no prefill) keys its answers apart from the engine's
-    start = "always" if prefill else "engine" if isinstance(profile, str) or profile.prefill else "none"
 
     def key(row: dict[str, Any]) -> str:
         text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, name,

@@ -465,7 +465,6 @@ def _site(host: str) -> str:
     return ".".join(labels[-keep:])
 
 
-
 def _links_to(sites: frozenset[str], answer: str) -> list[str]:
     """Links in ``answer`` (``scheme://host...`` or ``host/path``) to the sites of ``sites``; a bare name
     ("block evil.example") is not a link."""
@@ -488,8 +487,9 @@ def check_output(answer: str, log_texts: Iterable[str] = ()) -> GuardReport:
 
     Copied: a URL of the log data (also without its scheme), any link to a remote host a log URL
     names, a command of the log data (whole or its first words), a package a log command installs,
-    an opaque token (a key, an encoded payload). Every reading of the answer is checked (URL-, ``\\xHH``- and base64-decoded,
-    look-alike letters folded), so an encoded or disguised command is flagged like a plain one.
+    an opaque token (a key, an encoded payload). Every reading of the answer is checked (URL-,
+    ``\\xHH``- and base64-decoded, look-alike letters folded), so an encoded or disguised command is
+    flagged like a plain one.
     """
     flags: list[GuardFlag] = []
     seen: set[tuple[str, str]] = set()
