@@ -139,7 +139,8 @@ def load_model(base: BaseModel, *, qlora: bool = False) -> Any:
                 bnb_4bit_compute_dtype=torch.bfloat16,
             ),
             "dtype": torch.bfloat16,
-            "device_map": {"": 0},
+            # bitsandbytes >= 0.48 also quantises and computes NF4 on CPU (fit's qlora = "on")
+            "device_map": {"": 0 if torch.cuda.is_available() else "cpu"},
         }
     try:
         return AutoModelForCausalLM.from_pretrained(hf_directory(base), **kwargs)

@@ -25,7 +25,7 @@ lora_alpha = 32
 lora_dropout = 0.05
 target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 lora_top_layers = 0         # > 0: adapt only the top N transformer layers (backward stops there: faster on CPU)
-qlora = "auto"              # "auto": QLoRA (NF4, double quant) when CUDA is available; "on"; "off"
+qlora = "auto"              # "auto": QLoRA (NF4, double quant) with CUDA; "on": also on CPU (bitsandbytes' CPU backend); "off"
 
 # --- training ---
 max_seq = 512
@@ -38,7 +38,7 @@ group_by_length = true      # batch examples of similar length together: less pa
 warmup_ratio = 0.03
 lr_scheduler = "cosine"
 weight_decay = 0.0
-optim = "auto"              # "auto": paged_adamw_32bit with CUDA, adamw_torch on CPU
+optim = "auto"              # "auto": paged_adamw_32bit under QLoRA, adamw_torch under plain LoRA
 eval_steps = 50
 eval_max_examples = 0       # 0 = the whole validation split for eval during training
 early_stopping_patience = 3

@@ -3,9 +3,9 @@
 - CPU: plain LoRA on the fp32 weights, ``adamw_torch`` (bf16 autocast was
   measured slower on these CPUs, AMX included).
 - CUDA: QLoRA: the base loaded in 4-bit NF4 with double quantisation
-  (bitsandbytes), bf16 compute, ``paged_adamw_32bit`` (ALSATE's recipe). This
-  path cannot be exercised on the CPU-only build machines; it is code, not a
-  tested feature.
+  (bitsandbytes), bf16 compute, ``paged_adamw_32bit``, gradient checkpointing
+  (ALSATE's recipe). ``qlora = "on"`` runs the same on CPU through
+  bitsandbytes' CPU backend (tests/test_train_qlora.py runs it there).
 - Several processes (DDP): ``torchrun --nproc_per_node N -m alsate.train.cli fit ...``
   (or ``accelerate launch --multi_gpu``); the Trainer picks up the distributed
   environment (gloo on CPU, NCCL on GPUs), only rank 0 writes the adapter.
@@ -172,21 +172,43 @@ class FitResult:
         }
 
 
-def use_qlora(config: Config) -> bool:
+def _cpu_nf4(bnb: Any) -> bool:
+    """Whether this bitsandbytes quantises to NF4 on CPU (its CPU backend, 0.48 and later)."""
     import torch
 
-    cuda = torch.cuda.is_available()
-    if config.qlora == "on" and not cuda:
-        raise TrainError("qlora = \"on\" needs a CUDA GPU (bitsandbytes NF4); use \"auto\" or \"off\" on CPU")
-    if config.qlora == "off" or not cuda:
-        return False
     try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        if config.qlora == "on":
-            raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install bitsandbytes") from None
+        bnb.functional.quantize_4bit(torch.ones(64, dtype=torch.bfloat16), quant_type="nf4")
+    except Exception:
         return False
     return True
+
+
+def use_qlora(config: Config) -> bool:
+    """``auto``: QLoRA when CUDA and bitsandbytes are there; ``on``: QLoRA on CUDA, or on CPU through
+    bitsandbytes' CPU backend (a quarter of the weights' memory, slower steps: docs/training.md); ``off``: LoRA."""
+    import torch
+
+    if config.qlora == "off":
+        return False
+    cuda = torch.cuda.is_available()
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        if config.qlora == "on":
+            raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install 'bitsandbytes>=0.48'") from None
+        return False
+    if config.qlora == "auto":
+        return cuda
+    if not cuda and not _cpu_nf4(bnb):
+        raise TrainError(f"qlora = \"on\" without a CUDA GPU needs bitsandbytes' CPU backend (0.48 or later; "
+                         f"this is {getattr(bnb, '__version__', '?')}); use \"auto\" or \"off\" on CPU")
+    return True
+
+
+def four_bit_layers(model: Any) -> int:
+    """How many of the model's linear layers hold 4-bit (bitsandbytes) weights."""
+    return sum(type(m).__name__ == "Linear4bit" and m.__module__.startswith("bitsandbytes")
+               for m in model.modules())
 
 
 def _dataset(rows: list[dict[str, Any]]):
@@ -324,8 +346,8 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
         seconds=seconds,
         history=history,
     )
-    meta = {"base": base.label, "base_kind": base.kind, "qlora": qlora, "bf16": bool(bf16), "optim": optim,
-            "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
+    meta = {"base": base.label, "base_kind": base.kind, "qlora": qlora, "four_bit_layers": four_bit_layers(model),
+            "device": "cuda" if cuda else "cpu", "bf16": bool(bf16), "optim": optim, "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
     if main_process:
         (config.out / "fit.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     return result
