@@ -111,3 +111,21 @@ def test_qlora_on_without_bitsandbytes_is_a_clear_error(tmp_path, monkeypatch):
         use_qlora(load_config(config_file))
     config_file.write_text('qlora = "auto"\n')
     assert use_qlora(load_config(config_file)) is False
+
+
+def test_qlora_on_cpu_with_a_bitsandbytes_that_cannot_is_a_clear_error(tmp_path, monkeypatch):
+    import torch
+
+    pytest.importorskip("bitsandbytes")
+    if torch.cuda.is_available():
+        pytest.skip("with CUDA, qlora = \"on\" does not need the CPU backend")
+    from alsate.train import fit
+    from alsate.train.config import load_config
+    from alsate.train.errors import TrainError
+
+    config_file = tmp_path / "q.toml"
+    config_file.write_text('qlora = "on"\n')
+    assert fit.use_qlora(load_config(config_file)) is True  # this bitsandbytes quantises NF4 on CPU
+    monkeypatch.setattr(fit, "_cpu_nf4", lambda bnb: False)  # as an older one (no CPU backend) answers
+    with pytest.raises(TrainError, match="needs bitsandbytes' CPU backend"):
+        fit.use_qlora(load_config(config_file))
