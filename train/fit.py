@@ -1,7 +1,7 @@
 """Fine-tune the base model with LoRA through trl's SFTTrainer.
 
-- CPU: plain LoRA on the fp32 weights, ``adamw_torch`` (bf16 autocast was
-  measured slower on these CPUs, AMX included).
+- CPU (by default): plain LoRA on the fp32 weights, ``adamw_torch`` (bf16
+  autocast was measured slower on these CPUs, AMX included).
 - CUDA: QLoRA: the base loaded in 4-bit NF4 with double quantisation
   (bitsandbytes), bf16 compute, ``paged_adamw_32bit``, gradient checkpointing
   (ALSATE's recipe). ``qlora = "on"`` runs the same on CPU through
@@ -185,20 +185,18 @@ def _cpu_nf4(bnb: Any) -> bool:
 
 def use_qlora(config: Config) -> bool:
     """``auto``: QLoRA when CUDA and bitsandbytes are there; ``on``: QLoRA on CUDA, or on CPU through
-    bitsandbytes' CPU backend (a quarter of the weights' memory, slower steps: docs/training.md); ``off``: LoRA."""
+    bitsandbytes' CPU backend (4-bit weights, less memory, slower steps: docs/training.md); ``off``: LoRA."""
     import torch
 
-    if config.qlora == "off":
-        return False
     cuda = torch.cuda.is_available()
+    if config.qlora == "off" or (config.qlora == "auto" and not cuda):
+        return False
     try:
         import bitsandbytes as bnb
     except ImportError:
         if config.qlora == "on":
             raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install 'bitsandbytes>=0.48'") from None
         return False
-    if config.qlora == "auto":
-        return cuda
     if not cuda and not _cpu_nf4(bnb):
         raise TrainError(f"qlora = \"on\" without a CUDA GPU needs bitsandbytes' CPU backend (0.48 or later; "
                          f"this is {getattr(bnb, '__version__', '?')}); use \"auto\" or \"off\" on CPU")
@@ -347,7 +345,8 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
         history=history,
     )
     meta = {"base": base.label, "base_kind": base.kind, "qlora": qlora, "four_bit_layers": four_bit_layers(model),
-            "device": "cuda" if cuda else "cpu", "bf16": bool(bf16), "optim": optim, "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
+            "device": "cuda" if cuda else "cpu", "bf16": bool(bf16), "optim": optim,
+            "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
     if main_process:
         (config.out / "fit.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
     return result
