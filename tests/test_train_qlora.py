@@ -92,8 +92,9 @@ logging_steps = 1
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
     # the adapter on the full-precision base (what export merges and converts) lowers its loss too
     rows = _rows(8, 3)
-    plain = mean_loss(load_model(resolve_base(str(base))), rows)
-    tuned = mean_loss(PeftModel.from_pretrained(load_model(resolve_base(str(base))), str(out / "adapter")), rows)
+    full = resolve_base(str(base))
+    plain = mean_loss(load_model(full), rows)
+    tuned = mean_loss(PeftModel.from_pretrained(load_model(full), str(out / "adapter")), rows)
     assert tuned < plain - 0.5, (plain, tuned)
 
 
@@ -125,7 +126,7 @@ def test_qlora_on_cpu_with_a_bitsandbytes_that_cannot_is_a_clear_error(tmp_path,
 
     config_file = tmp_path / "q.toml"
     config_file.write_text('qlora = "on"\n')
-    assert fit.use_qlora(load_config(config_file)) is True  # this bitsandbytes quantises NF4 on CPU
-    monkeypatch.setattr(fit, "_cpu_nf4", lambda bnb: False)  # as an older one (no CPU backend) answers
+    assert fit.use_qlora(load_config(config_file)) is True  # this bitsandbytes does QLoRA on CPU
+    monkeypatch.setattr(fit, "_cpu_qlora", lambda bnb: False)  # as an older one (0.49 and before) answers
     with pytest.raises(TrainError, match="needs bitsandbytes' CPU backend"):
         fit.use_qlora(load_config(config_file))

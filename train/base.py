@@ -139,7 +139,7 @@ def load_model(base: BaseModel, *, qlora: bool = False) -> Any:
                 bnb_4bit_compute_dtype=torch.bfloat16,
             ),
             "dtype": torch.bfloat16,
-            # bitsandbytes >= 0.48 also quantises and computes NF4 on CPU (fit's qlora = "on")
+            # bitsandbytes >= 0.50 also quantises, computes and steps QLoRA on CPU (fit's qlora = "on")
             "device_map": {"": 0 if torch.cuda.is_available() else "cpu"},
         }
     try:

@@ -172,12 +172,16 @@ class FitResult:
         }
 
 
-def _cpu_nf4(bnb: Any) -> bool:
-    """Whether this bitsandbytes quantises to NF4 on CPU (its CPU backend, 0.48 and later)."""
+def _cpu_qlora(bnb: Any) -> bool:
+    """Whether this bitsandbytes does on CPU what QLoRA needs: NF4 quantisation and a step of its 32-bit
+    AdamW (0.48 and 0.49 quantise, then fail in the optimizer's first step; 0.50 does both)."""
     import torch
 
     try:
         bnb.functional.quantize_4bit(torch.ones(64, dtype=torch.bfloat16), quant_type="nf4")
+        weight = torch.nn.Parameter(torch.ones(64))
+        weight.grad = torch.ones(64)
+        bnb.optim.AdamW32bit([weight]).step()
     except Exception:
         return False
     return True
@@ -195,10 +199,10 @@ def use_qlora(config: Config) -> bool:
         import bitsandbytes as bnb
     except ImportError:
         if config.qlora == "on":
-            raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install 'bitsandbytes>=0.48'") from None
+            raise TrainError("qlora = \"on\" needs bitsandbytes; fix: pip install 'bitsandbytes>=0.50'") from None
         return False
-    if not cuda and not _cpu_nf4(bnb):
-        raise TrainError(f"qlora = \"on\" without a CUDA GPU needs bitsandbytes' CPU backend (0.48 or later; "
+    if not cuda and not _cpu_qlora(bnb):
+        raise TrainError(f"qlora = \"on\" without a CUDA GPU needs bitsandbytes' CPU backend (0.50 or later; "
                          f"this is {getattr(bnb, '__version__', '?')}); use \"auto\" or \"off\" on CPU")
     return True
 
