@@ -75,12 +75,81 @@ def test_empty_dataset_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "train").glob("*.toml")), ids=lambda p: p.name)
+def test_committed_configs_load(path):
+    """Every build recipe in train/ uses keys and types alsate-train knows (a renamed key fails here)."""
+    from alsate.train.config import load_config
+
+    config = load_config(path)
+    assert config.source[-1] == str(path) and config.output_dir.startswith("runs/")
+    if config.init_adapter:
+        assert (ROOT / config.init_adapter).is_file()
+    for name in config.train_files:
+        assert (ROOT / "assets" / "dataset" / name).is_file(), name
+
+
+def test_one_line_in_a_fresh_process(tmp_path):
+    """In its own process (where importing peft first imports bitsandbytes, which warns about an optional
+    hub kernel), an error is still exactly one line on stderr."""
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "empty.jsonl").write_text("")
+    done = subprocess.run([sys.executable, "-m", "alsate.train.cli", "data", "--dataset", str(tmp_path / "ds"),
+                           "--output-dir", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "has no examples" in done.stderr, done.stderr
+
+
 def test_missing_base_model_is_one_line(tmp_path, capsys):
     code, _, err = _run(capsys, "data", "--base-model", str(tmp_path / "nope.gguf"),
                         "--output-dir", str(tmp_path / "o"))
     assert code == 2 and "base model not found" in err and err.count("\n") == 1
     code, _, err = _run(capsys, "fit", "--output-dir", str(tmp_path / "o"))
     assert code == 2 and "run `alsate-train data` first" in err
+
+
+def _ids(out: Path) -> dict[str, str]:
+    return {json.loads(line)["id"]: name for name in ("train", "validation", "test")
+            for line in (out / "data" / f"{name}.jsonl").read_text().splitlines()}
+
+
+def test_freeze_split_keeps_the_split_when_examples_are_added(tmp_path, capsys, monkeypatch):
+    from alsate.train.data import load_examples
+
+    monkeypatch.setenv("ALSATE_TRAIN_CACHE", str(TRAIN_CACHE))
+    by_template: dict[str, list] = {}
+    for e in load_examples():
+        if e.task == "explain" and len(e.input) < 200:
+            by_template.setdefault(e.template, []).append(e)
+    groups = sorted(by_template.values(), key=lambda g: g[0].id)[:40]
+    data = tmp_path / "ds"
+    data.mkdir()
+    (data / "first.jsonl").write_text("".join(json.dumps(e.to_json()) + "\n" for g in groups[:24] for e in g))
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "data", "--dataset", str(data), "--output-dir", str(out), "--freeze-split")
+    assert code == 0, err
+    assert f"split frozen in {data / 'splits.json'}" in err
+    before = _ids(out)
+    assert {"train", "test"} <= set(before.values())
+
+    (data / "more.jsonl").write_text("".join(json.dumps(e.to_json()) + "\n" for g in groups[24:] for e in g))
+    code, _, err = _run(capsys, "data", "--dataset", str(data), "--output-dir", str(out))
+    assert code == 0, err
+    assert re.search(r"frozen split .*: 24 templates kept in their split, 16 new \(never in test\)", err)
+    after = _ids(out)
+    assert {i: after[i] for i in before} == before
+    assert {after[i] for i in after if i not in before} <= {"train", "validation"}
+    assert len(after) > len(before)
+
+    # frozen_split = false: the split is made afresh, and some old example moves.
+    config = tmp_path / "unfrozen.toml"
+    config.write_text("frozen_split = false\n")
+    code, _, err = _run(capsys, "data", "--config", str(config), "--dataset", str(data), "--output-dir", str(out))
+    assert code == 0 and "frozen split" not in err
+    assert any(_ids(out).get(i) != before[i] for i in before)
+
+    code, _, err = _run(capsys, "data", "--dataset", str(data / "first.jsonl"), "--output-dir", str(out),
+                        "--freeze-split")
+    assert code == 2 and "--freeze-split needs a dataset directory" in err and err.count("\n") == 1
 
 
 # --- the tiny run -------------------------------------------------------------------------
@@ -240,6 +309,30 @@ def test_tiny_run_plain_eval_measures_the_models_alone(tiny_run, capsys):
     assert refuse and all(s["tuned"] != REFUSAL for s in refuse)
     code, _, err = _run(capsys, "eval", "--config", str(out.parent / "tiny.toml"), "--plain", "--prefill")
     assert code == 2 and "do not go together" in err
+
+
+@tiny[0]
+@tiny[1]
+def test_tiny_run_eval_reuses_answers_per_adapter(tiny_run, capsys):
+    """Greedy answers are cached by prompt, settings and the adapter's content: a second eval generates
+    nothing new, another adapter file gets its own answers."""
+    out, codes = tiny_run
+    assert codes["eval"] == 0
+    config = str(out.parent / "tiny.toml")
+    tuned_cache = out / "eval_tuned_cache.jsonl"
+    lines = tuned_cache.read_text().splitlines()  # 2 test rows; 2 more if the --plain eval ran before
+    assert len(lines) in (2, 4) and len((out / "eval_base_cache.jsonl").read_text().splitlines()) >= 2
+    samples = (out / "eval_samples.jsonl").read_text()
+    code, _, err = _run(capsys, "eval", "--config", config)
+    assert code == 0, err
+    assert tuned_cache.read_text().splitlines() == lines and (out / "eval_samples.jsonl").read_text() == samples
+    other = ROOT / "assets" / "adapter" / "smollm2-135m-alsate.gguf"  # all 30 layers: other answers
+    code, _, err = _run(capsys, "eval", "--config", config, "--adapter", str(other))
+    assert code == 0, err
+    assert len(tuned_cache.read_text().splitlines()) == len(lines) + 2
+    code, _, err = _run(capsys, "eval", "--config", config)  # the tiny adapter's report back, from the cache
+    assert code == 0 and (out / "eval_samples.jsonl").read_text() == samples
+    assert len(tuned_cache.read_text().splitlines()) == len(lines) + 2
 
 
 @tiny[0]

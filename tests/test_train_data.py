@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 from alsate.train.data import (
+    SPLIT_FILE,
     Example,
+    FrozenSplit,
     chat_messages,
     engine_template,
     load_examples,
+    read_frozen_split,
     split_by_template,
+    write_frozen_split,
 )
 from alsate.train.errors import TrainError
 from alsate.train.formats import REFUSAL
@@ -101,6 +105,67 @@ def test_split_keeps_task_proportions(examples):
         for task, n in total.items():
             assert counts[task] >= 1, (name, task)
             assert abs(counts[task] / n - share) <= 0.06, (name, task, counts[task], n)
+
+
+# --- the frozen split ----------------------------------------------------------------------
+
+#: The dataset files of session 8's build; session 10 added files with new templates only.
+V1_FILES = {"chunks.jsonl", "journal.jsonl", "loghub_apache.jsonl", "loghub_linux.jsonl", "loghub_openssh.jsonl",
+            "nginx.jsonl", "refusals.jsonl", "services.jsonl"}
+
+
+def _where(splits) -> dict[str, str]:
+    return {e.id: name for name, rows in splits.items() for e in rows}
+
+
+def test_frozen_split_keeps_every_template_where_it_was_as_the_dataset_grows(examples):
+    v1 = [e for e in examples if e.file in V1_FILES]
+    assert len(v1) < len(examples)
+    before = _where(split_by_template(v1, seed=42))
+    frozen = FrozenSplit.of(split_by_template(v1, seed=42))
+    # Without the frozen split, adding examples moves old templates between splits: a model trained
+    # on the old train split would then be tested on some of what it trained on.
+    unfrozen = _where(split_by_template(examples, seed=42))
+    assert any(unfrozen[i] != before[i] for i in before)
+    grown = split_by_template(examples, seed=42, frozen=frozen)
+    after = _where(grown)
+    assert {i: after[i] for i in before} == before
+    assert all(e.file in V1_FILES for e in grown["test"])  # test is closed to new templates
+    new = [e for e in examples if e.file not in V1_FILES]
+    assert {after[e.id] for e in new} == {"train", "validation"}
+    templates = {name: {e.template for e in rows} for name, rows in grown.items()}
+    assert not templates["train"] & templates["validation"] and not templates["validation"] & templates["test"]
+
+
+def test_the_shipped_frozen_split_is_the_one_the_dataset_uses(examples):
+    from alsate.train.data import default_dataset_dir
+
+    frozen = read_frozen_split(default_dataset_dir() / SPLIT_FILE)
+    assert frozen.closed == {"test"}
+    grown = split_by_template(examples, seed=42, frozen=frozen)
+    for name, rows in grown.items():
+        for e in rows:
+            assert frozen.pinned.get((e.task, e.template), name) == name, (e.id, name)
+    test_templates = {(e.task, e.template) for e in grown["test"]}
+    assert test_templates == {k for k, v in frozen.pinned.items() if v == "test"}
+
+
+def test_frozen_split_file_round_trip_and_errors(examples, tmp_path):
+    frozen = FrozenSplit.of(split_by_template(examples[:200], seed=3), closed=("test", "validation"))
+    path = tmp_path / SPLIT_FILE
+    write_frozen_split(path, frozen)
+    assert read_frozen_split(path) == frozen
+    data = json.loads(path.read_text())
+    for text, message in (
+        ("{", "is not valid JSON"),
+        (json.dumps({**data, "closed": ["train"]}), "never train"),
+        (json.dumps({**data, "templates": {"train": [["explain", "x"]], "test": [["explain", "x"]]}}),
+         "is in two splits"),
+        (json.dumps({**data, "templates": {"train": ["explain"]}}), "not a \\[task, template\\] pair"),
+    ):
+        path.write_text(text)
+        with pytest.raises(TrainError, match=message):
+            read_frozen_split(path)
 
 
 # --- the engine's prompt ----------------------------------------------------------------

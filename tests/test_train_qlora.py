@@ -13,40 +13,13 @@ loss of the full-precision base, which is what ``export`` merges it into.
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
+from tiny_llama import rows as _rows
+from tiny_llama import tiny_base as _tiny_base
 
 pytest.importorskip("trl")
 pytest.importorskip("peft")
-
-VOCAB = 256
-
-
-def _tiny_base(folder) -> None:
-    from tokenizers import Tokenizer, models
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    words = {"<pad>": 0, "<eos>": 1, **{f"w{i}": i for i in range(2, VOCAB)}}
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=Tokenizer(models.WordLevel(words, unk_token="<pad>")), pad_token="<pad>",
-        eos_token="<eos>")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}<eos>{% endfor %}"
-    config = LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-
-
-def _rows(count: int, seed: int) -> list[dict]:
-    """Prompt then answer; the answer repeats a fixed pattern the model can learn, loss on it only."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(count):
-        prompt = [rng.randrange(2, VOCAB) for _ in range(12)]
-        answer = [7, 8, 9, 10, 11, 12, 13, 14] * 2 + [1]
-        rows.append({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer})
-    return rows
 
 
 @pytest.mark.parametrize("qlora", ["off", "on"])

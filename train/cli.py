@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--dataset", metavar="PATH", help="a dataset directory of *.jsonl or one .jsonl file "
                    "(default: the curated dataset in alsate.assets)")
+    p.add_argument("--freeze-split", action="store_true",
+                   help="write the split made now to the dataset directory's splits.json: its templates keep "
+                        "their split when examples are added, and new ones never join the test split")
     harvest = p.add_argument_group("harvest (instead of preparing the dataset)")
     harvest.add_argument("--from-file", action="append", default=[], metavar="PATH",
                          help="harvest priority 0-4 lines of a log file, one per template (repeatable)")
@@ -125,6 +129,9 @@ def _say(message: str) -> None:
 
 
 def _need_training_deps() -> None:
+    # bitsandbytes' CPU backend warns on import (through peft) that it cannot fetch an optional kernel
+    # from the hub; it falls back to its own, and alsate never downloads at run time: not the user's concern.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     missing = []
     for module in ("torch", "transformers", "peft", "trl", "datasets"):
         try:
@@ -136,16 +143,23 @@ def _need_training_deps() -> None:
                          "fix: pip install 'alsate[train]' (CPU torch: pip install torch==2.13.0 first)")
 
 
-def cmd_data(config) -> dict[str, Any]:
+def cmd_data(config, *, freeze_split: bool = False) -> dict[str, Any]:
     from alsate.train.fit import run_data
 
-    summary = run_data(config)
+    summary = run_data(config, freeze_split=freeze_split)
     _say(f"data: {summary['examples']} examples -> {config.out / 'data'}")
+    if "frozen_split" in summary:
+        frozen = summary["frozen_split"]
+        _say(f"  frozen split {frozen['file']}: {frozen['pinned_templates']} templates kept in their split, "
+             f"{frozen['new_templates']} new" + (f" (never in {', '.join(frozen['closed'])})"
+                                                  if frozen["closed"] else ""))
     for name, stats in summary["splits"].items():
         dropped = summary["dropped_too_long"][name]
         _say(f"  {name}: {stats['examples']} examples, {stats['templates']} templates, "
              f"{summary['kept'][name]} kept" + (f", {dropped} longer than max_seq={config.max_seq} left out"
                                                if dropped else ""))
+    if "frozen_split_written" in summary:
+        _say(f"  split frozen in {summary['frozen_split_written']}")
     return summary
 
 
@@ -280,7 +294,7 @@ def run(argv: list[str] | None = None) -> int:
                 if args.teacher else ""))
         return 0
     if args.verb == "data":
-        cmd_data(config)
+        cmd_data(config, freeze_split=args.freeze_split)
     elif args.verb == "fit":
         cmd_fit(config, resume=args.resume)
     elif args.verb == "export":

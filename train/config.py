@@ -17,6 +17,7 @@ class Config:
     profile: str
     seed: int
     split: list[float]
+    frozen_split: bool
     base_model: str
     output_dir: str
     lora_r: int
@@ -25,6 +26,9 @@ class Config:
     target_modules: list[str]
     lora_top_layers: int
     qlora: str
+    init_adapter: str
+    train_files: list[str]
+    replay: float
     max_seq: int
     learning_rate: float
     epochs: float
@@ -92,6 +96,10 @@ def _check(values: dict[str, Any], where: str) -> None:
         raise TrainError(f"config key 'adapter_dtype' in {where} must be f16 or f32")
     if values.get("quantize", "") not in ("", "q4_k_m", "f16"):
         raise TrainError(f"config key 'quantize' in {where} must be \"\", \"f16\" or \"q4_k_m\"")
+    if values.get("replay", 0) < 0:
+        raise TrainError(f"config key 'replay' in {where} must be 0 or more")
+    if "train_files" in values and not all(isinstance(x, str) and x for x in values["train_files"]):
+        raise TrainError(f"config key 'train_files' in {where} must be a list of dataset file names")
     for key in ("max_seq", "batch_size", "grad_accum", "lora_r", "eval_steps", "logging_steps"):
         if key in values and values[key] <= 0:
             raise TrainError(f"config key {key!r} in {where} must be positive")
@@ -114,7 +122,7 @@ def load_config(path: str | Path | None = None) -> Config:
         _check(user, str(path))
         values.update(user)
         source.append(str(path))
-    for key in ("learning_rate", "epochs", "lora_dropout", "warmup_ratio", "weight_decay", "max_minutes"):
+    for key in ("learning_rate", "epochs", "lora_dropout", "warmup_ratio", "weight_decay", "max_minutes", "replay"):
         values[key] = float(values[key])
     values["split"] = [float(x) for x in values["split"]]
     return Config(**values, source=source)

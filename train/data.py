@@ -26,7 +26,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,10 @@ class Example:
     input: str
     output: str
     synthetic: bool
+    file: str = field(default="", compare=False)  # the dataset file it came from (not a key of the row)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k in KEYS}
 
 
 # --- loading -----------------------------------------------------------------
@@ -119,7 +120,7 @@ def load_examples(path: str | Path | None = None) -> list[Example]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TrainError(f"{where}: not valid JSON ({exc.msg})") from None
-            example = _check(row, where)
+            example = replace(_check(row, where), file=file.name)
             if example.id in seen:
                 raise TrainError(f"{where}: duplicate id {example.id!r}")
             seen.add(example.id)
@@ -136,19 +137,81 @@ def _rank(seed: int, text: str) -> str:
     return hashlib.sha256(f"{seed}\0{text}".encode()).hexdigest()
 
 
+#: A dataset directory's frozen split: templates that keep their split as the dataset grows.
+SPLIT_FILE = "splits.json"
+
+
+@dataclass(frozen=True)
+class FrozenSplit:
+    """Which split each known template is in, and the splits new templates may not join.
+
+    Stored as ``splits.json`` next to the dataset files; written by
+    ``alsate-train data --freeze-split``. With it, adding examples never moves a
+    template between splits, so a model trained before the addition is never
+    evaluated on what it trained on, and the test split stays the benchmark
+    every build is compared on (``closed``: new templates go to the other splits).
+    """
+
+    pinned: dict[tuple[str, str], str]
+    closed: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        by_split: dict[str, list[list[str]]] = {name: [] for name in SPLITS}
+        for (task, template), name in sorted(self.pinned.items()):
+            by_split[name].append([task, template])
+        return {"closed": sorted(self.closed), "templates": by_split}
+
+    @classmethod
+    def of(cls, splits: dict[str, list[Example]], closed: Iterable[str] = ("test",)) -> FrozenSplit:
+        pinned = {(e.task, e.template): name for name in SPLITS for e in splits.get(name, [])}
+        return cls(pinned, frozenset(closed))
+
+
+def read_frozen_split(path: Path) -> FrozenSplit:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainError(f"cannot read frozen split {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise TrainError(f"frozen split {path} is not valid JSON ({exc.msg})") from None
+    templates = data.get("templates") if isinstance(data, dict) else None
+    closed = data.get("closed", []) if isinstance(data, dict) else None
+    if not isinstance(templates, dict) or not isinstance(closed, list) or not set(templates) <= set(SPLITS) \
+            or not set(closed) <= set(SPLITS) or "train" in closed:
+        raise TrainError(f"frozen split {path} must hold \"templates\" (train / validation / test: lists of "
+                         "[task, template]) and \"closed\" (splits new templates may not join, never train)")
+    pinned: dict[tuple[str, str], str] = {}
+    for name, pairs in templates.items():
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+                raise TrainError(f"frozen split {path}: {name} holds {pair!r}, not a [task, template] pair")
+            if pinned.setdefault((pair[0], pair[1]), name) != name:
+                raise TrainError(f"frozen split {path}: template {pair[1]!r} is in two splits")
+    return FrozenSplit(pinned, frozenset(closed))
+
+
+def write_frozen_split(path: Path, frozen: FrozenSplit) -> None:
+    path.write_text(json.dumps(frozen.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def split_by_template(examples: Sequence[Example], *, seed: int = 42,
-                      fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> dict[str, list[Example]]:
+                      fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                      frozen: FrozenSplit | None = None) -> dict[str, list[Example]]:
     """Train / validation / test such that no template is in two splits.
 
     Per task, templates are visited in a seeded pseudo-random order and each
     goes (with all its examples) to the split furthest below its share of that
     task's examples, so every split keeps the task proportions. The result
-    depends only on the examples and the seed, not on their order.
+    depends only on the examples and the seed, not on their order. With
+    ``frozen``, its templates go to the split it names first, and the others
+    fill the splits it has not closed.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not sum(fractions):
         raise TrainError("split fractions must be three non-negative numbers (train, validation, test)")
     total = float(sum(fractions))
     shares = [f / total for f in fractions]
+    pinned = frozen.pinned if frozen else {}
+    open_ = [bool(shares[i]) and not (frozen and SPLITS[i] in frozen.closed) for i in range(3)]
     by_task: dict[str, dict[str, list[Example]]] = defaultdict(lambda: defaultdict(list))
     for example in examples:
         by_task[example.task][example.template].append(example)
@@ -157,12 +220,17 @@ def split_by_template(examples: Sequence[Example], *, seed: int = 42,
         groups = by_task[task]
         size = sum(len(g) for g in groups.values())
         counts = [0, 0, 0]
+        for template in sorted(t for t in groups if (task, t) in pinned):
+            i = SPLITS.index(pinned[(task, template)])
+            counts[i] += len(groups[template])
+            out[SPLITS[i]].extend(groups[template])
         # Large templates first keeps the greedy fill close to the target shares.
-        order = sorted(groups, key=lambda t: (-min(len(groups[t]), 4), _rank(seed, f"{task}\0{t}")))
+        order = sorted((t for t in groups if (task, t) not in pinned),
+                       key=lambda t: (-min(len(groups[t]), 4), _rank(seed, f"{task}\0{t}")))
         for template in order:
             group = sorted(groups[template], key=lambda e: e.id)
             deficits = [shares[i] * size - counts[i] for i in range(3)]
-            pick = max(range(3), key=lambda i: (deficits[i] if shares[i] else float("-inf"), -i))
+            pick = max(range(3), key=lambda i: (deficits[i] if open_[i] else float("-inf"), -i))
             counts[pick] += len(group)
             out[SPLITS[pick]].extend(group)
     for name in SPLITS:
@@ -322,10 +390,11 @@ class Prepared:
 
 
 def prepare(examples: Sequence[Example], tokenizer: Any, *, seed: int = 42, max_seq: int = 512,
-            fractions: Sequence[float] = (0.8, 0.1, 0.1), profile: str = DEFAULT_PROFILE) -> Prepared:
+            fractions: Sequence[float] = (0.8, 0.1, 0.1), profile: str = DEFAULT_PROFILE,
+            frozen: FrozenSplit | None = None) -> Prepared:
     """Split, render and tokenise. Examples longer than ``max_seq`` are left out of train/validation
     (a cut answer would teach the model to stop mid-format) and named in ``dropped``."""
-    splits = split_by_template(examples, seed=seed, fractions=fractions)
+    splits = split_by_template(examples, seed=seed, fractions=fractions, frozen=frozen)
     rows: dict[str, list[dict[str, Any]]] = {}
     dropped: dict[str, list[str]] = {}
     for name, items in splits.items():
@@ -336,7 +405,7 @@ def prepare(examples: Sequence[Example], tokenizer: Any, *, seed: int = 42, max_
             tok = tokenize_example(tokenizer, messages, example.output)
             if len(tok.input_ids) > max_seq and example.task in ENGINE_TASK and example.task != "explain":
                 messages, tok = _fit_excerpt(example, tokenizer, messages, tok, max_seq, profile, seed)
-            row = {"id": example.id, "task": example.task, "template": example.template,
+            row = {"id": example.id, "task": example.task, "template": example.template, "file": example.file,
                    "prompt": engine_template(example, seed), "messages": messages,
                    "not_a_log": not_a_log(_records(example.input, random.Random(seed))), "answer": example.output,
                    "input_ids": tok.input_ids, "labels": tok.labels, "length": len(tok.input_ids)}

@@ -14,6 +14,7 @@ dataset = ""                # "" = the curated dataset shipped in alsate.assets/
 profile = "smollm2"         # engine model profile whose system prompt and prompts are trained
 seed = 42
 split = [0.8, 0.1, 0.1]     # train, validation, test, by template
+frozen_split = true         # keep the templates a dataset directory's splits.json names in their split
 
 # --- model ---
 base_model = ""             # "" = the embedded SmolLM2-135M-Instruct GGUF; or a .gguf file, a HF directory or hub id
@@ -28,6 +29,12 @@ lora_top_layers = 0         # > 0: adapt only the top N transformer layers (back
 qlora = "auto"              # "auto": QLoRA (NF4, double quant) with CUDA; "on": also on CPU (bitsandbytes' CPU backend); "off"
 
 # --- training ---
+init_adapter = ""           # "" = a fresh adapter; or go on training this one: a PEFT adapter directory or a GGUF
+                            # LoRA (e.g. the shipped assets/adapter/smollm2-135m-alsate.gguf); its rank, alpha and
+                            # target modules replace lora_r, lora_alpha and target_modules
+train_files = []            # [] = train on the whole train split; or only the train examples of these dataset
+                            # files (e.g. a new harvest), plus `replay` of the others
+replay = 1.0                # with train_files: other train examples mixed in per focus example (seeded sample)
 max_seq = 512
 learning_rate = 2e-4
 epochs = 3.0

@@ -209,8 +209,8 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
 
     ``plain`` measures the models alone, as a user would prompt them: no answer grammar, no
     prefill, no not-a-log check (the profile's sampling kept); it writes ``eval-plain.*``.
-    The base model's answers are kept in ``out_dir/eval_base_cache.jsonl`` (keyed by
-    example, prompt, model file and generation settings) and reused by later evals.
+    Answers are kept in ``out_dir/eval_base_cache.jsonl`` and ``eval_tuned_cache.jsonl`` (keyed
+    by prompt, model file, adapter content and generation settings) and reused by later evals.
     """
     if not rows:
         raise TrainError("the test split is empty; run `alsate-train data` with a dataset that has a test split")
@@ -222,13 +222,14 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
-    start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the base cache
-    base_gen = _base_generations(rows, base_gguf, out_dir, profile=used, max_new_tokens=max_new_tokens,
-                                 threads=threads, prefill=prefill, start=start)
+    start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the caches
+    settings = {"profile": used, "max_new_tokens": max_new_tokens, "threads": threads, "prefill": prefill,
+                "start": start}
+    base_gen = _cached_generations(rows, base_gguf, None, out_dir, **settings)
     if base_only:
         return {"base": score(base_gen)}
-    tuned_gen = (generate(rows, base_gguf, adapter_gguf, profile=used, max_new_tokens=max_new_tokens,
-                          threads=threads, prefill=prefill, label="fine-tuned") if adapter_gguf else base_gen)
+    tuned_gen = _cached_generations(rows, base_gguf, adapter_gguf, out_dir, **settings) if adapter_gguf \
+        else base_gen
     report = {
         "base_model": Path(base_gguf).name,
         "adapter": Path(adapter_gguf).name if adapter_gguf else None,
@@ -263,20 +264,33 @@ def _sampling_of(profile: str | Profile) -> dict[str, Any]:
             "grammar": prof.answer_grammar}
 
 
-def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path, *, profile: str | Profile,
-                      max_new_tokens: int, threads: int, prefill: bool, start: str) -> list[Generation]:
+def _digest(path: Path) -> str:
+    import hashlib
+
+    with Path(path).open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _cached_generations(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, out_dir: Path, *,
+                        profile: str | Profile, max_new_tokens: int, threads: int, prefill: bool,
+                        start: str) -> list[Generation]:
+    """``generate``, through a cache of answers in ``out_dir`` (the base model's in
+    ``eval_base_cache.jsonl``, the adapter's in ``eval_tuned_cache.jsonl``) keyed by the
+    conversation, the model file, the adapter's content and the generation settings: greedy
+    answers are the same every time, so a second eval (``--limit``, a report rebuilt) reuses them."""
     import hashlib
 
     sampling = _sampling_of(profile)
     name = profile if isinstance(profile, str) else profile.name
+    adapter = [_digest(adapter_gguf)] if adapter_gguf else []  # the base cache's keys stay as they were
 
     def key(row: dict[str, Any]) -> str:
         text = json.dumps([row["messages"], Path(base_gguf).name, Path(base_gguf).stat().st_size, name,
-                           max_new_tokens, start, sampling, bool(row.get("not_a_log"))],
+                           max_new_tokens, start, sampling, bool(row.get("not_a_log")), *adapter],
                           sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    cache_path = out_dir / "eval_base_cache.jsonl"
+    cache_path = out_dir / ("eval_tuned_cache.jsonl" if adapter_gguf else "eval_base_cache.jsonl")
     cache: dict[str, dict[str, Any]] = {}
     if cache_path.is_file():
         for line in cache_path.read_text(encoding="utf-8").splitlines():
@@ -285,8 +299,8 @@ def _base_generations(rows: list[dict[str, Any]], base_gguf: Path, out_dir: Path
                 cache[item["key"]] = item
     missing = [r for r in rows if key(r) not in cache]
     if missing:
-        fresh = generate(missing, base_gguf, None, profile=profile, max_new_tokens=max_new_tokens,
-                         threads=threads, prefill=prefill, label="base")
+        fresh = generate(missing, base_gguf, adapter_gguf, profile=profile, max_new_tokens=max_new_tokens,
+                         threads=threads, prefill=prefill, label="fine-tuned" if adapter_gguf else "base")
         out_dir.mkdir(parents=True, exist_ok=True)
         with cache_path.open("a", encoding="utf-8") as handle:
             for row, g in zip(missing, fresh, strict=True):

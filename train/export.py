@@ -110,6 +110,68 @@ def adapter_to_gguf(adapter_dir: str | Path, out_path: str | Path, base_config: 
             "rank": rank, "alpha": float(lcfg["lora_alpha"]), "architecture": arch, "dtype": dtype}
 
 
+def _unpermute_rows(rows: Any, n_head: int) -> Any:
+    """The inverse of :func:`_permute_rows`."""
+    out = rows.shape[0]
+    return rows.reshape(n_head, out // n_head // 2, 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
+
+
+@dataclass
+class GgufAdapter:
+    """A GGUF LoRA adapter read back as PEFT tensors (``model.layers.N.<module>.lora_A/B.weight``)."""
+
+    weights: dict[str, Any]  # fp32 numpy arrays, PEFT names without the ``base_model.model.`` prefix
+    rank: int
+    alpha: float
+    target_modules: list[str]
+
+
+def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapter:
+    """Read a GGUF LoRA adapter (as :func:`adapter_to_gguf` writes it, or llama.cpp's converter) back
+    into PEFT's layout, undoing the q/k row permutation, so training can go on from it."""
+    import gguf
+    import numpy as np
+
+    path = Path(path).expanduser()
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except (OSError, ValueError) as exc:
+        raise TrainError(f"cannot read GGUF adapter {path}: {exc}") from None
+
+    def field(key: str) -> Any:
+        f = reader.fields.get(key)
+        return None if f is None else f.contents()
+
+    if field("general.type") != "adapter" or field("adapter.type") != "lora":
+        raise TrainError(f"{path} is not a GGUF LoRA adapter (general.type / adapter.type)")
+    model_type = base_config.get("model_type", "")
+    arch, permute = _ARCHS.get(model_type, (None, False))
+    if arch is None or field("general.architecture") != arch:
+        raise TrainError(f"the adapter {path.name} is for {field('general.architecture')!r}; the base model is "
+                         f"{model_type!r}")
+    n_head = int(base_config["num_attention_heads"])
+    n_head_kv = int(base_config.get("num_key_value_heads") or n_head)
+    modules = {v: k for k, v in _TENSOR_NAMES.items()}
+    weights: dict[str, Any] = {}
+    ranks: set[int] = set()
+    targets: set[str] = set()
+    for tensor in reader.tensors:
+        m = re.fullmatch(r"blk\.(\d+)\.(\w+)\.weight\.lora_([ab])", tensor.name)
+        if not m or m.group(2) not in modules:
+            raise TrainError(f"GGUF adapter tensor {tensor.name!r} is not a LoRA A/B of a decoder layer")
+        layer, module, ab = int(m.group(1)), modules[m.group(2)], m.group(3).upper()
+        value = np.array(tensor.data, dtype=np.float32).reshape([int(x) for x in reversed(tensor.shape)])
+        if ab == "B" and permute and m.group(2) in ("attn_q", "attn_k"):
+            value = _unpermute_rows(value, n_head if m.group(2) == "attn_q" else n_head_kv)
+        ranks.add(value.shape[0] if ab == "A" else value.shape[1])
+        targets.add(module.rsplit(".", 1)[1])
+        weights[f"model.layers.{layer}.{module}.lora_{ab}.weight"] = value
+    if not weights or len(ranks) != 1:
+        raise TrainError(f"{path} has no LoRA tensors of one rank")
+    rank, alpha = ranks.pop(), field("adapter.lora.alpha")
+    return GgufAdapter(weights, rank, float(alpha) if alpha is not None else float(rank), sorted(targets))
+
+
 def _tensor_order(name: str) -> tuple[int, str]:
     m = re.match(r"blk\.(\d+)\.(.*)", name)
     return (int(m.group(1)), m.group(2)) if m else (1 << 30, name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,19 @@ from typing import Any
 
 from alsate.train.base import BaseModel, load_model, load_tokenizer, resolve_base
 from alsate.train.config import Config
-from alsate.train.data import Prepared, load_examples, prepare, read_jsonl, split_stats, write_jsonl
+from alsate.train.data import (
+    SPLIT_FILE,
+    FrozenSplit,
+    Prepared,
+    default_dataset_dir,
+    load_examples,
+    prepare,
+    read_frozen_split,
+    read_jsonl,
+    split_stats,
+    write_frozen_split,
+    write_jsonl,
+)
 from alsate.train.errors import TrainError
 
 ADAPTER_DIR = "adapter"
@@ -45,13 +58,25 @@ def _console():
 # --- data step -------------------------------------------------------------------
 
 
-def run_data(config: Config, *, tokenizer: Any = None, base: BaseModel | None = None) -> dict[str, Any]:
-    """Load, check, split, render and tokenise the dataset into ``output_dir/data/*.jsonl``."""
+def run_data(config: Config, *, tokenizer: Any = None, base: BaseModel | None = None,
+             freeze_split: bool = False) -> dict[str, Any]:
+    """Load, check, split, render and tokenise the dataset into ``output_dir/data/*.jsonl``.
+
+    A dataset directory's ``splits.json`` (when ``frozen_split``) keeps known templates in their
+    split; ``freeze_split`` writes that file from the split made now.
+    """
     examples = load_examples(config.dataset or None)
+    dataset = Path(config.dataset).expanduser() if config.dataset else default_dataset_dir()
+    split_file = dataset / SPLIT_FILE if dataset.is_dir() else None
+    if freeze_split and split_file is None:
+        raise TrainError(f"--freeze-split needs a dataset directory (it writes {SPLIT_FILE} there), not {dataset}")
+    frozen = None
+    if config.frozen_split and split_file is not None and split_file.is_file():
+        frozen = read_frozen_split(split_file)
     base = base or resolve_base(config.base_model)
     tokenizer = tokenizer or load_tokenizer(base)
     prepared: Prepared = prepare(examples, tokenizer, seed=config.seed, max_seq=config.max_seq,
-                                 fractions=config.split, profile=config.profile)
+                                 fractions=config.split, profile=config.profile, frozen=frozen)
     out = config.out / DATA_DIR
     for name, rows in prepared.rows.items():
         write_jsonl(out / f"{name}.jsonl", rows)
@@ -64,9 +89,19 @@ def run_data(config: Config, *, tokenizer: Any = None, base: BaseModel | None = 
         "seed": config.seed,
         "profile": config.profile,
     }
+    if frozen is not None:
+        known = {(e.task, e.template) for e in examples}
+        summary["frozen_split"] = {"file": str(split_file), "closed": sorted(frozen.closed),
+                                   "pinned_templates": len(known & set(frozen.pinned)),
+                                   "new_templates": len(known - set(frozen.pinned))}
     if not prepared.rows["train"]:
         raise TrainError(f"no training example fits max_seq={config.max_seq} tokens; raise max_seq")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if freeze_split and split_file is not None:
+        now = FrozenSplit.of(prepared.splits, frozen.closed if frozen else ("test",))
+        # Templates the file knew but the dataset no longer has keep their entry.
+        write_frozen_split(split_file, FrozenSplit({**(frozen.pinned if frozen else {}), **now.pinned}, now.closed))
+        summary["frozen_split_written"] = str(split_file)
     return summary
 
 
@@ -233,6 +268,49 @@ def last_checkpoint(config: Config) -> Path:
     return max(found)[1]
 
 
+def select_train_rows(rows: list[dict[str, Any]], config: Config) -> tuple[list[dict[str, Any]], int | None]:
+    """With ``train_files``: their train rows, plus ``replay`` times as many of the others (seeded);
+    returns the rows and how many are from ``train_files`` (None without it)."""
+    if not config.train_files:
+        return rows, None
+    wanted = set(config.train_files)
+    focus = [r for r in rows if r.get("file") in wanted]
+    if not focus:
+        raise TrainError(f"train_files {sorted(wanted)} have no example in the train split "
+                         f"(files there: {', '.join(sorted({str(r.get('file')) for r in rows}))})")
+    others = [r for r in rows if r.get("file") not in wanted]
+    rng = random.Random(config.seed)
+    replay = rng.sample(others, min(len(others), round(config.replay * len(focus))))
+    return focus + replay, len(focus)
+
+
+def start_from_adapter(model: Any, base: BaseModel, config: Config) -> Any:
+    """``model`` with the trainable LoRA adapter ``config.init_adapter`` (a PEFT directory or a GGUF LoRA)."""
+    from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
+
+    path = Path(config.init_adapter).expanduser()
+    if path.is_dir():
+        if not (path / "adapter_config.json").is_file():
+            raise TrainError(f"init_adapter {path} is a directory without adapter_config.json (a PEFT adapter)")
+        return PeftModel.from_pretrained(model, str(path), is_trainable=True)
+    if not path.is_file():
+        raise TrainError(f"init_adapter not found: {path} (a PEFT adapter directory or a GGUF LoRA file)")
+    import torch
+    from alsate.train.export import gguf_to_adapter
+
+    read = gguf_to_adapter(path, model.config.to_dict())
+    lora = LoraConfig(r=read.rank, lora_alpha=read.alpha, lora_dropout=config.lora_dropout,
+                      target_modules=read.target_modules, bias="none", task_type="CAUSAL_LM")
+    peft = get_peft_model(model, lora)
+    state = {f"base_model.model.{k}": torch.from_numpy(v) for k, v in read.weights.items()}
+    result = set_peft_model_state_dict(peft, state)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if missing or result.unexpected_keys:
+        raise TrainError(f"init_adapter {path.name} does not fit the base model: "
+                         f"{len(missing)} LoRA tensors missing, {len(result.unexpected_keys)} unexpected")
+    return peft
+
+
 def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -> FitResult:
     """Train the LoRA adapter on ``output_dir/data`` (run :func:`run_data` first) into ``output_dir/adapter``.
 
@@ -250,6 +328,7 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
     eval_rows = read_jsonl(data_dir / "validation.jsonl")
     if not train_rows:
         raise TrainError(f"{data_dir / 'train.jsonl'} is empty; run `alsate-train data` with a larger dataset")
+    train_rows, focus = select_train_rows(train_rows, config)
     resume_from = str(last_checkpoint(config)) if resume else None
     if config.eval_max_examples > 0:
         eval_rows = eval_rows[: config.eval_max_examples]
@@ -271,6 +350,8 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=list(config.target_modules), layers_to_transform=layers,
                       bias="none", task_type="CAUSAL_LM")
+    if config.init_adapter:
+        model, lora = start_from_adapter(model, base, config), None
     optim = config.optim if config.optim != "auto" else ("paged_adamw_32bit" if qlora else "adamw_torch")
     cuda = torch.cuda.is_available()
     if bf16 is None:
@@ -348,7 +429,8 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
         seconds=seconds,
         history=history,
     )
-    meta = {"base": base.label, "base_kind": base.kind, "qlora": qlora, "four_bit_layers": four_bit_layers(model),
+    meta = {"base": base.label, "base_kind": base.kind, "init_adapter": config.init_adapter or None,
+            "train_examples": len(train_rows), "focus_examples": focus, "qlora": qlora, "four_bit_layers": four_bit_layers(model),
             "device": "cuda" if cuda else "cpu", "bf16": bool(bf16), "optim": optim,
             "world_size": trainer.args.world_size, "config": config.to_json(), **result.to_json()}
     if main_process:
