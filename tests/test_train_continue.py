@@ -85,8 +85,8 @@ def test_fit_goes_on_from_an_adapter(trained, source, tmp_path):
     learnt = mean_loss(PeftModel.from_pretrained(load_model(model), str(adapter_dir)), held_out)
     assert learnt < plain - 0.5, (plain, learnt)
 
-    started = start_from_adapter(load_model(model), model, _config(tmp_path, base, tmp_path / "probe",
-                                                                      init_adapter=str(init)))
+    started = start_from_adapter(load_model(model), _config(tmp_path, base, tmp_path / "probe",
+                                                            init_adapter=str(init)))
     assert abs(mean_loss(started, held_out) - learnt) < 1e-3
     assert sum(p.numel() for n, p in started.named_parameters() if p.requires_grad and "lora_" in n) > 0
 
@@ -115,8 +115,8 @@ def test_init_adapter_errors_are_one_line(trained, tmp_path):
     for init, message in ((tmp_path / "nowhere.gguf", "init_adapter not found"),
                           (tmp_path, "without adapter_config.json")):
         with pytest.raises(TrainError, match=message):
-            start_from_adapter(load_model(model), model, _config(tmp_path, base, tmp_path / "e",
-                                                                    init_adapter=str(init)))
+            start_from_adapter(load_model(model), _config(tmp_path, base, tmp_path / "e",
+                                                          init_adapter=str(init)))
     config = json.loads((base / "config.json").read_text())
     with pytest.raises(TrainError, match="is not a GGUF LoRA adapter"):
         gguf_to_adapter(embedded_model_path(), config)  # a model, not an adapter

@@ -297,19 +297,21 @@ def _cached_generations(rows: list[dict[str, Any]], base_gguf: Path, adapter_ggu
             if line.strip():
                 item = json.loads(line)
                 cache[item["key"]] = item
-    missing = [r for r in rows if key(r) not in cache]
+    keys = [key(row) for row in rows]
+    missing = [(k, row) for k, row in zip(keys, rows, strict=True) if k not in cache]
     if missing:
-        fresh = generate(missing, base_gguf, adapter_gguf, profile=profile, max_new_tokens=max_new_tokens,
-                         threads=threads, prefill=prefill, label="fine-tuned" if adapter_gguf else "base")
+        fresh = generate([row for _, row in missing], base_gguf, adapter_gguf, profile=profile,
+                         max_new_tokens=max_new_tokens, threads=threads, prefill=prefill,
+                         label="fine-tuned" if adapter_gguf else "base")
         out_dir.mkdir(parents=True, exist_ok=True)
         with cache_path.open("a", encoding="utf-8") as handle:
-            for row, g in zip(missing, fresh, strict=True):
-                item = {"key": key(row), **g.__dict__}
-                cache[item["key"]] = item
+            for (k, _), g in zip(missing, fresh, strict=True):
+                item = {"key": k, **g.__dict__}
+                cache[k] = item
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
     out = []
-    for row in rows:
-        item = dict(cache[key(row)])
+    for k in keys:
+        item = dict(cache[k])
         item.pop("key")
         out.append(Generation(**item))
     return out

@@ -92,8 +92,8 @@ def run_data(config: Config, *, tokenizer: Any = None, base: BaseModel | None = 
     if frozen is not None:
         known = {(e.task, e.template) for e in examples}
         summary["frozen_split"] = {"file": str(split_file), "closed": sorted(frozen.closed),
-                                   "pinned_templates": len(known & set(frozen.pinned)),
-                                   "new_templates": len(known - set(frozen.pinned))}
+                                   "pinned_templates": len(known & frozen.pinned.keys()),
+                                   "new_templates": len(known - frozen.pinned.keys())}
     if not prepared.rows["train"]:
         raise TrainError(f"no training example fits max_seq={config.max_seq} tokens; raise max_seq")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -284,7 +284,7 @@ def select_train_rows(rows: list[dict[str, Any]], config: Config) -> tuple[list[
     return focus + replay, len(focus)
 
 
-def start_from_adapter(model: Any, base: BaseModel, config: Config) -> Any:
+def start_from_adapter(model: Any, config: Config) -> Any:
     """``model`` with the trainable LoRA adapter ``config.init_adapter`` (a PEFT directory or a GGUF LoRA)."""
     from peft import LoraConfig, PeftModel, get_peft_model, set_peft_model_state_dict
 
@@ -351,7 +351,7 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
                       target_modules=list(config.target_modules), layers_to_transform=layers,
                       bias="none", task_type="CAUSAL_LM")
     if config.init_adapter:
-        model, lora = start_from_adapter(model, base, config), None
+        model, lora = start_from_adapter(model, config), None
     optim = config.optim if config.optim != "auto" else ("paged_adamw_32bit" if qlora else "adamw_torch")
     cuda = torch.cuda.is_available()
     if bf16 is None:
