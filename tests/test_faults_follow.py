@@ -165,8 +165,11 @@ def test_a_new_file_that_cannot_be_opened_is_told_then_followed_when_it_can(tmp_
     try:
         running.wait_out("before rotation")
         os.rename(log, tmp_path / "app.log.1")
-        log.write_text("May  1 00:00:02 web1 app[1]: ERROR in the new file\n")
-        log.chmod(0)  # logrotate's `create 0600 someone-else`
+        # Created unreadable, as logrotate's `create 0600 someone-else` does: writing it first and
+        # chmod-ing after leaves an instant in which the follower may open it.
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0)
+        os.write(fd, b"May  1 00:00:02 web1 app[1]: ERROR in the new file\n")
+        os.close(fd)
         running.wait_err("cannot open the new")
         time.sleep(1.0)
         log.chmod(0o644)
