@@ -64,6 +64,9 @@ def test_wrong_type_and_bad_toml(tmp_path, capsys):
     cfg.write_text("lora_r = \n")
     code, _, err = _run(capsys, "fit", "--config", str(cfg))
     assert code == 2 and "not valid TOML" in err
+    cfg.write_text('bf16 = "yes"\n')
+    code, _, err = _run(capsys, "fit", "--config", str(cfg))
+    assert code == 2 and err.count("\n") == 1 and "'bf16'" in err and "auto, on or off" in err
 
 
 def test_empty_dataset_is_one_line(tmp_path, capsys):

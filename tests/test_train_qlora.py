@@ -22,8 +22,8 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 
 
-@pytest.mark.parametrize("qlora", ["off", "on"])
-def test_fit_from_a_model_directory_lowers_the_loss(tmp_path, qlora):
+@pytest.mark.parametrize(("qlora", "bf16"), [("off", "auto"), ("on", "auto"), ("off", "on")])
+def test_fit_from_a_model_directory_lowers_the_loss(tmp_path, qlora, bf16):
     import torch
 
     if qlora == "on":
@@ -44,6 +44,7 @@ def test_fit_from_a_model_directory_lowers_the_loss(tmp_path, qlora):
 base_model = "{base}"
 output_dir = "{out}"
 qlora = "{qlora}"
+bf16 = "{bf16}"
 max_steps = 20
 batch_size = 4
 grad_accum = 1
@@ -59,7 +60,8 @@ logging_steps = 1
     # 2 layers x 7 projections in NF4 under QLoRA, none without
     assert fit["four_bit_layers"] == (14 if qlora == "on" else 0)
     assert fit["optim"] == ("paged_adamw_32bit" if qlora == "on" else "adamw_torch")
-    assert fit["bf16"] is (qlora == "on" or torch.cuda.is_available())
+    # bf16 autocast: under QLoRA and on CUDA by default; asked for (bf16 = "on"), plain LoRA on CPU too
+    assert fit["bf16"] is (qlora == "on" or bf16 == "on" or torch.cuda.is_available())
     assert result.steps == 20
     assert result.train_loss_last < result.train_loss_first - 0.5, (result.train_loss_first, result.train_loss_last)
     assert (out / "adapter" / "adapter_model.safetensors").is_file()

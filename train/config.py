@@ -40,6 +40,7 @@ class Config:
     lr_scheduler: str
     weight_decay: float
     optim: str
+    bf16: str
     eval_steps: int
     eval_max_examples: int
     early_stopping_patience: int
@@ -92,6 +93,8 @@ def _check(values: dict[str, Any], where: str) -> None:
         raise TrainError(f"config key 'split' in {where} must be three non-negative numbers")
     if values.get("qlora", "auto") not in ("auto", "on", "off"):
         raise TrainError(f"config key 'qlora' in {where} must be auto, on or off")
+    if values.get("bf16", "auto") not in ("auto", "on", "off"):
+        raise TrainError(f"config key 'bf16' in {where} must be auto, on or off")
     if values.get("adapter_dtype", "f16") not in ("f16", "f32"):
         raise TrainError(f"config key 'adapter_dtype' in {where} must be f16 or f32")
     if values.get("quantize", "") not in ("", "q4_k_m", "f16"):

@@ -46,6 +46,8 @@ warmup_ratio = 0.03
 lr_scheduler = "cosine"
 weight_decay = 0.0
 optim = "auto"              # "auto": paged_adamw_32bit under QLoRA, adamw_torch under plain LoRA
+bf16 = "auto"               # bf16 autocast: "auto" = with CUDA (bf16-capable) or QLoRA; "on" also on CPU (fast with
+                            # AMX, with lora_dropout = 0: docs/training.md); "off"
 eval_steps = 50
 eval_max_examples = 0       # 0 = the whole validation split for eval during training
 early_stopping_patience = 3

@@ -1,7 +1,8 @@
 """Fine-tune the base model with LoRA through trl's SFTTrainer.
 
-- CPU (by default): plain LoRA on the fp32 weights, ``adamw_torch`` (bf16
-  autocast was measured slower on these CPUs, AMX included).
+- CPU (by default): plain LoRA on the fp32 weights, ``adamw_torch``.
+  ``bf16 = "on"`` autocasts to bf16 there too (fast where the CPU has AMX; the
+  loss then comes from the model's own forward: :func:`_trainer_class`).
 - CUDA: QLoRA: the base loaded in 4-bit NF4 with double quantisation
   (bitsandbytes), bf16 compute, ``paged_adamw_32bit``, gradient checkpointing
   (ALSATE's recipe). ``qlora = "on"`` runs the same on CPU through
@@ -254,6 +255,29 @@ def _dataset(rows: list[dict[str, Any]]):
     return Dataset.from_dict({"input_ids": [r["input_ids"] for r in rows], "labels": [r["labels"] for r in rows]})
 
 
+def _trainer_class(plain_loss: bool):
+    """trl's SFTTrainer, or one that takes the loss from the model's own forward.
+
+    trl replaces the LM head with a fused one that projects onto the vocabulary in fp32
+    chunks (to give its entropy and token-accuracy metrics without keeping the logits).
+    On a CPU under bf16 autocast that fp32 projection (49,152 x 576 for SmolLM2) costs as
+    much as the 30 layers in bf16: ``plain_loss`` computes transformers' causal-LM loss on
+    the logits instead (the same masked mean over assistant tokens), without those metrics.
+    """
+    from transformers import Trainer
+    from trl import SFTTrainer
+
+    if not plain_loss:
+        return SFTTrainer
+
+    class PlainLossTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+
+    return PlainLossTrainer
+
+
 def last_checkpoint(config: Config) -> Path:
     """The newest ``checkpoint-N`` under ``output_dir/checkpoints`` (weights, optimizer, schedule, RNG)."""
     checkpoints = config.out / "checkpoints"
@@ -321,7 +345,7 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
     import torch
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import EarlyStoppingCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
     data_dir = config.out / DATA_DIR
     train_rows = read_jsonl(data_dir / "train.jsonl")
@@ -354,8 +378,10 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
         model, lora = start_from_adapter(model, config), None
     optim = config.optim if config.optim != "auto" else ("paged_adamw_32bit" if qlora else "adamw_torch")
     cuda = torch.cuda.is_available()
+    if bf16 is None and config.bf16 != "auto":
+        bf16 = config.bf16 == "on"
     if bf16 is None:
-        # On CPU, bf16 autocast measured slower than fp32 for this model size (even with AMX): off.
+        # Off on CPU unless asked: a CPU without AMX or AVX-512 BF16 gains nothing from it.
         bf16 = qlora or (cuda and torch.cuda.is_bf16_supported())
     if config.wandb:
         os.environ.setdefault("WANDB_PROJECT", config.wandb_project)
@@ -400,7 +426,7 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
         callbacks.append(_time_limit_callback(config.max_minutes))
     if has_eval and config.early_stopping_patience > 0:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = SFTTrainer(
+    trainer = _trainer_class(plain_loss=bool(bf16) and not cuda)(
         model=model,
         args=args,
         train_dataset=_dataset(train_rows),
