@@ -44,20 +44,12 @@ def pick_rows(path: Path, count: int, length: int) -> list[dict]:
 
 
 def batches(rows: list[dict], size: int = 4):
-    import torch
+    """Batches of ``size`` rows, all padded to the longest of ``rows`` (every step costs the same)."""
+    from alsate.train.fit import pad_batch
 
     width = max(len(r["input_ids"]) for r in rows)
     for start in range(0, len(rows), size):
-        chunk = rows[start:start + size]
-        ids = torch.zeros(len(chunk), width, dtype=torch.long)
-        labels = torch.full((len(chunk), width), -100, dtype=torch.long)
-        mask = torch.zeros(len(chunk), width, dtype=torch.long)
-        for i, row in enumerate(chunk):
-            n = len(row["input_ids"])
-            ids[i, :n] = torch.tensor(row["input_ids"])
-            labels[i, :n] = torch.tensor(row["labels"])
-            mask[i, :n] = 1
-        yield ids, labels, mask
+        yield pad_batch(rows[start:start + size], width)
 
 
 def measure(setting: tuple[str, float], rows: list[dict], steps: int) -> dict:

@@ -464,6 +464,22 @@ def run_fit(config: Config, *, bf16: bool | None = None, resume: bool = False) -
     return result
 
 
+def pad_batch(rows: list[dict[str, Any]], width: int | None = None) -> tuple[Any, Any, Any]:
+    """Tokenised rows as right-padded ``(input_ids, labels, attention_mask)`` tensors (labels -100 on padding)."""
+    import torch
+
+    width = width or max(len(r["input_ids"]) for r in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        mask[i, :n] = 1
+    return ids, labels, mask
+
+
 def mean_loss(model: Any, rows: list[dict[str, Any]], *, batch_size: int = 2) -> float:
     """Mean token loss of ``model`` on tokenised rows (labels -100 ignored); used by tests and reports."""
     import torch
@@ -472,16 +488,7 @@ def mean_loss(model: Any, rows: list[dict[str, Any]], *, batch_size: int = 2) ->
     model.eval()
     with torch.no_grad():
         for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            width = max(len(r["input_ids"]) for r in chunk)
-            ids = torch.zeros((len(chunk), width), dtype=torch.long)
-            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for i, r in enumerate(chunk):
-                n = len(r["input_ids"])
-                ids[i, :n] = torch.tensor(r["input_ids"])
-                labels[i, :n] = torch.tensor(r["labels"])
-                mask[i, :n] = 1
+            ids, labels, mask = pad_batch(rows[start:start + batch_size])
             logits = model(input_ids=ids, attention_mask=mask).logits.float()
             shift = logits[:, :-1].reshape(-1, logits.size(-1))
             target = labels[:, 1:].reshape(-1)
