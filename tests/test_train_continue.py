@@ -103,8 +103,22 @@ def test_fit_goes_on_from_an_adapter(trained, source, tmp_path):
     assert json.loads((go_on_out / "adapter" / "adapter_config.json").read_text())["r"] == 16
 
 
+def _model_gguf(path):
+    """A GGUF that holds a (one-tensor) model, not an adapter: general.type is "model"."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_type("model")
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def test_init_adapter_errors_are_one_line(trained, tmp_path):
-    from alsate.engine.llm.models import embedded_model_path
     from alsate.train.base import load_model, resolve_base
     from alsate.train.errors import TrainError
     from alsate.train.export import gguf_to_adapter
@@ -119,7 +133,7 @@ def test_init_adapter_errors_are_one_line(trained, tmp_path):
                                                           init_adapter=str(init)))
     config = json.loads((base / "config.json").read_text())
     with pytest.raises(TrainError, match="is not a GGUF LoRA adapter"):
-        gguf_to_adapter(embedded_model_path(), config)  # a model, not an adapter
+        gguf_to_adapter(_model_gguf(tmp_path / "model.gguf"), config)  # a model, not an adapter
     with pytest.raises(TrainError, match="the base model is 'qwen2'"):
         gguf_to_adapter(gguf_path, {**config, "model_type": "qwen2"})
 
