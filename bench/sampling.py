@@ -44,6 +44,7 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
     from alsate.engine.llm.sampling import Dry
     from alsate.train.evaluate import generate, score
     from alsate.train.formats import complies
+    from rouge_score import rouge_scorer
 
     shipped = load_profile(profile)
     swapped = dataclasses.replace(shipped, repeat_penalty=penalty,
@@ -51,6 +52,7 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
     answers = generate(rows, base_gguf, adapter, profile=swapped, max_new_tokens=max_tokens,
                        label=f"penalty {penalty} DRY {dry}")
     logs = [g for g in answers if g.task != "refuse"]
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     metrics = score(answers)
     return {
         "repeat_penalty": penalty, "dry": dry,
@@ -60,6 +62,9 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
         "at_cap": sum(g.tokens >= max_tokens for g in logs),
         "ended_early": sum(g.tokens < max_tokens and not complies(g.task, g.output)
                            and not _THREAT_END.search(g.output) for g in logs),
+        # per answer, to compare builds on part of the split (a dataset file, a task)
+        "samples": [{"id": g.id, "task": g.task, "rougeL": round(scorer.score(g.reference, g.output)["rougeL"].fmeasure, 4),
+                     "tokens": g.tokens, "output": g.output} for g in answers],
     }
 
 

@@ -295,6 +295,30 @@ def test_tiny_run_writes_the_eval_table(tiny_run):
 
 @tiny[0]
 @tiny[1]
+def test_sampling_bench_writes_each_answers_score(tiny_run, tmp_path):
+    """bench/sampling.py on the tiny run's test split and adapter: one record per answer, whose
+    ROUGE-L the total is the mean of, so builds can be compared on part of a split."""
+    import importlib.util
+
+    out, codes = tiny_run
+    assert codes["export"] == 0
+    spec = importlib.util.spec_from_file_location("bench_sampling", ROOT / "bench" / "sampling.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = tmp_path / "sampling.json"
+    assert bench.main(["--data", str(out / "data" / "test.jsonl"), "--limit", "10", "--max-tokens", "12",
+                       "--setting", "1.05:0.8", "--adapter", str(out / "smollm2-135m-alsate.gguf"),
+                       "--out", str(report)]) == 0
+    result = json.loads(report.read_text())["results"][0]
+    rows = [json.loads(line) for line in (out / "data" / "test.jsonl").read_text().splitlines()]
+    samples = result["samples"]
+    assert sorted(s["id"] for s in samples) == sorted(r["id"] for r in rows)
+    assert all(s["tokens"] <= 12 for s in samples if s["task"] != "refuse")
+    assert result["rougeL"] == pytest.approx(sum(s["rougeL"] for s in samples) / len(samples), abs=1e-3)
+
+
+@tiny[0]
+@tiny[1]
 def test_tiny_run_plain_eval_measures_the_models_alone(tiny_run, capsys):
     """--plain: no grammar, no prefill, no not-a-log check; its own files, the engine's eval left as it was."""
     out, codes = tiny_run
