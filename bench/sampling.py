@@ -44,7 +44,6 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
     from alsate.engine.llm.sampling import Dry
     from alsate.train.evaluate import generate, score
     from alsate.train.formats import complies
-    from rouge_score import rouge_scorer
 
     shipped = load_profile(profile)
     swapped = dataclasses.replace(shipped, repeat_penalty=penalty,
@@ -52,8 +51,7 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
     answers = generate(rows, base_gguf, adapter, profile=swapped, max_new_tokens=max_tokens,
                        label=f"penalty {penalty} DRY {dry}")
     logs = [g for g in answers if g.task != "refuse"]
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    metrics = score(answers)
+    metrics = score(answers, per_answer=True)
     return {
         "repeat_penalty": penalty, "dry": dry,
         **{key: metrics[key] for key in ("rougeL", "rouge1", "bleu", "format_compliance", "refusal_non_logs",
@@ -63,8 +61,8 @@ def run_setting(rows: list[dict], base_gguf: Path, adapter: Path, profile: str, 
         "ended_early": sum(g.tokens < max_tokens and not complies(g.task, g.output)
                            and not _THREAT_END.search(g.output) for g in logs),
         # per answer, to compare builds on part of the split (a dataset file, a task)
-        "samples": [{"id": g.id, "task": g.task, "rougeL": round(scorer.score(g.reference, g.output)["rougeL"].fmeasure, 4),
-                     "tokens": g.tokens, "output": g.output} for g in answers],
+        "samples": [{"id": g.id, "task": g.task, "rougeL": rouge_l, "tokens": g.tokens, "output": g.output}
+                    for g, rouge_l in zip(answers, metrics["rougeL_each"], strict=True)],
     }
 
 

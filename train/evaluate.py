@@ -110,8 +110,9 @@ def generate(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
     return out
 
 
-def score(generations: list[Generation]) -> dict[str, Any]:
-    """The metrics of one model's answers."""
+def score(generations: list[Generation], *, per_answer: bool = False) -> dict[str, Any]:
+    """The metrics of one model's answers; with ``per_answer``, also each answer's ROUGE-L, in order
+    (``rougeL_each``)."""
     import sacrebleu
     from rapidfuzz import fuzz
     from rouge_score import rouge_scorer
@@ -119,13 +120,14 @@ def score(generations: list[Generation]) -> dict[str, Any]:
     if not generations:
         raise TrainError("nothing to score: the test split is empty")
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    r1 = r2 = rl = fz = 0.0
+    r1 = r2 = fz = 0.0
+    each: list[float] = []
     per_task: dict[str, list[float]] = {}
     for g in generations:
         s = scorer.score(g.reference, g.output)
         r1 += s["rouge1"].fmeasure
         r2 += s["rouge2"].fmeasure
-        rl += s["rougeL"].fmeasure
+        each.append(s["rougeL"].fmeasure)
         fz += fuzz.ratio(g.reference, g.output) / 100.0
         per_task.setdefault(g.task, []).append(s["rougeL"].fmeasure)
     n = len(generations)
@@ -137,7 +139,7 @@ def score(generations: list[Generation]) -> dict[str, Any]:
         "bleu": round(bleu, 4),
         "rouge1": round(r1 / n, 4),
         "rouge2": round(r2 / n, 4),
-        "rougeL": round(rl / n, 4),
+        "rougeL": round(sum(each) / n, 4),
         "fuzzy": round(fz / n, 4),
         "format_compliance": round(sum(complies(g.task, g.output) for g in generations) / n, 4),
         "refusal_non_logs": round(sum(is_refusal(g.output) for g in non_logs) / len(non_logs), 4) if non_logs else None,
@@ -148,6 +150,7 @@ def score(generations: list[Generation]) -> dict[str, Any]:
         "rougeL_by_task": {t: round(sum(v) / len(v), 4) for t, v in sorted(per_task.items())},
         "mean_completion_tokens": round(sum(g.tokens for g in generations) / n, 1),
         "seconds_per_answer": round(sum(g.seconds for g in generations) / n, 2),
+        **({"rougeL_each": [round(v, 4) for v in each]} if per_answer else {}),
     }
 
 
