@@ -5,6 +5,8 @@
     alsate-train export   PEFT adapter -> GGUF LoRA adapter, loaded in llama.cpp, fidelity check
     alsate-train eval     base vs fine-tuned on the test split (JSON + Markdown)
     alsate-train all      the four in order
+    alsate-train soup     a weighted sum of GGUF LoRA adapters as one adapter (no torch needed)
+    alsate-train compare  two models' answers to one split, paired: is the ROUGE-L difference real?
     alsate-train defaults print the default config (ALSATE's hyperparameters) as TOML
 
 Every verb takes ``--config FILE`` (TOML; keys as in ``alsate-train defaults``)
@@ -100,6 +102,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="at most N test examples in the eval")
 
     sub.add_parser("defaults", help="print the default config as TOML")
+
+    p = sub.add_parser("soup", help="a weighted sum of GGUF LoRA adapters as one GGUF adapter",
+                       description="Write one GGUF LoRA adapter whose change to every weight is the weighted sum "
+                                   "of the given adapters' changes (exact: the ranks add up; --rank shrinks it by "
+                                   "truncated SVD), then load it with the base model in llama.cpp.")
+    p.add_argument("out", metavar="OUT.gguf", help="the soup to write")
+    p.add_argument("ingredients", nargs="+", metavar="ADAPTER.gguf[:WEIGHT]",
+                   help="adapters of one base model; those without a weight share what the others leave of 1")
+    p.add_argument("--rank", type=int, default=0, help="approximate the soup at this rank (default: exact)")
+    p.add_argument("--dtype", choices=("f16", "f32"), default="f16", help="tensor type written (default f16)")
+    p.add_argument("--base-model", metavar="GGUF", help="base to load the soup with as a check "
+                   "(default: the embedded SmolLM2-135M-Instruct)")
+    p.add_argument("--no-check", action="store_true", help="skip loading the soup in llama.cpp")
+
+    p = sub.add_parser("compare", help="two models' answers to one split, paired, with a bootstrap interval",
+                       description="Pair two runs' answers by example (an eval's *_samples.jsonl or a "
+                                   "bench/sampling.py JSON each) and print B - A in ROUGE-L with a 95%% bootstrap "
+                                   "interval over the examples, per task, and how many answers are the same.")
+    p.add_argument("a", metavar="A", help="the first run's answers (e.g. the shipped adapter's)")
+    p.add_argument("b", metavar="B", help="the second run's answers, to the same examples")
+    p.add_argument("--side", choices=("tuned", "base"), default="tuned",
+                   help="which model of an eval's samples to read (default: tuned)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     return parser
 
 
@@ -270,6 +295,48 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
     return report
 
 
+def cmd_soup(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise TrainError("alsate-train soup needs the gguf package; fix: pip install 'alsate[train]'") from None
+    from alsate.train.soup import make_soup, parse_ingredients
+
+    report = make_soup(parse_ingredients(args.ingredients), args.out, rank=args.rank, dtype=args.dtype)
+    parts = " + ".join(f"{i['weight']:g} x {i['path']}" for i in report["ingredients"])
+    kept = report.get("energy_kept")
+    _say(f"soup: {report['path']} ({report['bytes'] / 1e6:.1f} MB, r={report['rank']}) = {parts}"
+         + (f"; rank {args.rank} keeps {kept['mean']:.1%} of the change's energy (least {kept['min']:.1%})"
+            if kept else ""))
+    if not args.no_check:
+        from alsate.train.base import resolve_base
+        from alsate.train.export import open_llama
+
+        base = resolve_base(args.base_model or "")
+        if base.gguf is None:
+            raise TrainError("--base-model must be a GGUF file for the load check (or pass --no-check)")
+        try:
+            open_llama(base.gguf, Path(report["path"]), n_ctx=256).close()
+        except TrainError:
+            Path(report["path"]).unlink()
+            raise
+        report["loads_in_llama_cpp"] = str(base.gguf)
+        _say(f"soup: llama.cpp loads {base.gguf.name} + {Path(report['path']).name}")
+    return report
+
+
+def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
+    from alsate.train.compare import describe, load_answers, paired
+
+    try:
+        import rouge_score  # noqa: F401
+    except ImportError:
+        raise TrainError("alsate-train compare needs rouge-score; fix: pip install 'alsate[train]'") from None
+    result = paired(load_answers(args.a, args.side), load_answers(args.b, args.side))
+    sys.stdout.write((json.dumps(result, indent=2) if args.json else describe(result, args.a, args.b)) + "\n")
+    return result
+
+
 def run(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -280,6 +347,12 @@ def run(argv: list[str] | None = None) -> int:
         from alsate.train.defaults import DEFAULTS_TOML
 
         sys.stdout.write(DEFAULTS_TOML)
+        return 0
+    if args.verb == "soup":
+        cmd_soup(args)
+        return 0
+    if args.verb == "compare":
+        cmd_compare(args)
         return 0
     config = _config(args)
     _need_training_deps()
