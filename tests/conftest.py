@@ -204,3 +204,17 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}")
         time.sleep(interval)
+
+
+def run_train(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``alsate-train ARGS`` in a subprocess (text output)."""
+    return subprocess.run([sys.executable, "-m", "alsate.train.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_train_error(proc: subprocess.CompletedProcess, message: str) -> None:
+    """``alsate-train`` failed with one line that names the problem, exit code 2 and no traceback."""
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, (message, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("alsate-train: ") and message in lines[0], (message, lines)
+    assert "Traceback" not in proc.stderr

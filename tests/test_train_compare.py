@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_train_error, run_train
 
 pytest.importorskip("rouge_score")
 
@@ -35,8 +35,7 @@ def _bench(path: Path, scores: dict[str, float], task: str = "explain") -> Path:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alsate.train.cli", "compare", *args], capture_output=True,
-                          text=True, timeout=120)
+    return run_train("compare", *args)
 
 
 def test_answers_that_match_the_reference_are_told_apart(tmp_path):
@@ -125,8 +124,4 @@ def test_compare_errors_are_one_line(tmp_path):
         "share no example ids": [str(good), str(elsewhere)],
     }
     for message, args in cases.items():
-        proc = _cli(*args)
-        assert proc.returncode == 2, (message, proc.stderr)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("alsate-train: ") and message in lines[0], (message, lines)
-        assert "Traceback" not in proc.stderr
+        assert_train_error(_cli(*args), message)

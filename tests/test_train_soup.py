@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import assert_train_error, run_train
 
 gguf = pytest.importorskip("gguf")
 np = pytest.importorskip("numpy")
@@ -155,8 +156,7 @@ def test_llama_cpp_applies_the_soup_of_the_shipped_adapter(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alsate.train.cli", "soup", *args], capture_output=True,
-                          text=True, timeout=120)
+    return run_train("soup", *args)
 
 
 def test_soup_cli_writes_and_checks_the_adapter(tmp_path):
@@ -194,15 +194,12 @@ def test_soup_errors_are_one_line(tmp_path):
                                            str(tmp_path / "wide.gguf")],
         "is one of the ingredients": [str(tmp_path / "llama.gguf"), str(tmp_path / "llama.gguf:0.5"),
                                       str(tmp_path / "wide.gguf:0.5")],
+        "cannot write": [str(tmp_path / "text.gguf" / "o.gguf"), str(tmp_path / "llama.gguf"), "--no-check"],
         "--rank must be positive": [str(tmp_path / "o.gguf"), str(tmp_path / "llama.gguf"), "--rank=-1",
                                     "--no-check"],
     }
     for message, args in cases.items():
-        proc = _cli(*args)
-        assert proc.returncode == 2, (message, proc.stderr)
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("alsate-train: ") and message in lines[0], (message, lines)
-        assert "Traceback" not in proc.stderr
+        assert_train_error(_cli(*args), message)
         assert not (tmp_path / "o.gguf").exists() and not (tmp_path / "o.gguf.part").exists()
     assert (tmp_path / "llama.gguf").read_bytes() == keep
 

@@ -295,11 +295,15 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
     return report
 
 
-def cmd_soup(args: argparse.Namespace) -> dict[str, Any]:
+def _need_module(module: str, verb: str, package: str) -> None:
     try:
-        import gguf  # noqa: F401
+        __import__(module)
     except ImportError:
-        raise TrainError("alsate-train soup needs the gguf package; fix: pip install 'alsate[train]'") from None
+        raise TrainError(f"alsate-train {verb} needs {package}; fix: pip install 'alsate[train]'") from None
+
+
+def cmd_soup(args: argparse.Namespace) -> dict[str, Any]:
+    _need_module("gguf", "soup", "the gguf package")
     from alsate.train.soup import make_soup, parse_ingredients
 
     report = make_soup(parse_ingredients(args.ingredients), args.out, rank=args.rank, dtype=args.dtype)
@@ -326,12 +330,9 @@ def cmd_soup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_compare(args: argparse.Namespace) -> dict[str, Any]:
+    _need_module("rouge_score", "compare", "rouge-score")
     from alsate.train.compare import describe, load_answers, paired
 
-    try:
-        import rouge_score  # noqa: F401
-    except ImportError:
-        raise TrainError("alsate-train compare needs rouge-score; fix: pip install 'alsate[train]'") from None
     result = paired(load_answers(args.a, args.side), load_answers(args.b, args.side))
     sys.stdout.write((json.dumps(result, indent=2) if args.json else describe(result, args.a, args.b)) + "\n")
     return result

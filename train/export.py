@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,17 +127,17 @@ class GgufAdapter:
     target_modules: list[str]
 
 
-def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapter:
-    """Read a GGUF LoRA adapter (as :func:`adapter_to_gguf` writes it, or llama.cpp's converter) back
-    into PEFT's layout, undoing the q/k row permutation, so training can go on from it."""
+def open_lora_gguf(path: Path) -> tuple[Any, Callable[[str], Any]]:
+    """A ``GGUFReader`` on a GGUF LoRA adapter and a lookup of its metadata (None when absent); one-line
+    :class:`TrainError` when the file is missing, unreadable or not a LoRA adapter."""
     import gguf
-    import numpy as np
 
-    path = Path(path).expanduser()
+    if not path.is_file():
+        raise TrainError(f"adapter not found: {path}")
     try:
         reader = gguf.GGUFReader(str(path))
     except (OSError, ValueError) as exc:
-        raise TrainError(f"cannot read GGUF adapter {path}: {exc}") from None
+        raise TrainError(f"cannot read GGUF adapter {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
 
     def field(key: str) -> Any:
         f = reader.fields.get(key)
@@ -144,6 +145,16 @@ def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapte
 
     if field("general.type") != "adapter" or field("adapter.type") != "lora":
         raise TrainError(f"{path} is not a GGUF LoRA adapter (general.type / adapter.type)")
+    return reader, field
+
+
+def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapter:
+    """Read a GGUF LoRA adapter (as :func:`adapter_to_gguf` writes it, or llama.cpp's converter) back
+    into PEFT's layout, undoing the q/k row permutation, so training can go on from it."""
+    import numpy as np
+
+    path = Path(path).expanduser()
+    reader, field = open_lora_gguf(path)
     model_type = base_config.get("model_type", "")
     arch, permute = _ARCHS.get(model_type, (None, False))
     if arch is None or field("general.architecture") != arch:

@@ -15,13 +15,14 @@ matrix); the share of the change's energy kept is reported per tensor.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alsate.train.errors import TrainError
-from alsate.train.export import _tensor_order
+from alsate.train.export import _tensor_order, open_lora_gguf
 
 _SPEC = re.compile(r"^(?P<path>.+?)(?::(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?$")
 _TENSOR = re.compile(r"^(?P<weight>blk\.\d+\.\w+\.weight)\.lora_(?P<ab>[ab])$")
@@ -64,22 +65,9 @@ def parse_ingredients(specs: list[str]) -> list[Ingredient]:
 
 
 def _read(path: Path) -> _Adapter:
-    import gguf
     import numpy as np
 
-    if not path.is_file():
-        raise TrainError(f"adapter not found: {path}")
-    try:
-        reader = gguf.GGUFReader(str(path))
-    except (OSError, ValueError) as exc:
-        raise TrainError(f"cannot read GGUF adapter {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-
-    def field(key: str) -> Any:
-        f = reader.fields.get(key)
-        return None if f is None else f.contents()
-
-    if field("general.type") != "adapter" or field("adapter.type") != "lora":
-        raise TrainError(f"{path} is not a GGUF LoRA adapter (general.type / adapter.type)")
+    reader, field = open_lora_gguf(path)
     halves: dict[str, dict[str, Any]] = {}
     for tensor in reader.tensors:
         m = _TENSOR.match(tensor.name)
@@ -149,15 +137,8 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
                                  f"{first[1].shape[0]}x{first[0].shape[1]}: not adapters of one base model")
             blocks[n].append((a, b * scale))
     np_dtype = np.float16 if dtype == "f16" else np.float32
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".part")
-    writer = gguf.GGUFWriter(str(tmp), arches.pop())
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_name(name)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    kept: list[float] = []
-    out_rank = 0
     tensors: list[tuple[str, Any, Any]] = []
+    kept: list[float] = []
     for n in names:
         a = np.vstack([blk[0] for blk in blocks[n]])
         b = np.hstack([blk[1] for blk in blocks[n]])
@@ -165,24 +146,32 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
             a, b, share = _truncate(a, b, rank)
             kept.append(share)
         tensors.append((n, a, b))
-    ranks = {a.shape[0] for _, a, _ in tensors}
-    if len(ranks) != 1:  # adapters that target different weights: pad with zero rows / columns
-        out_rank = max(ranks)
-        tensors = [(n, np.pad(a, ((0, out_rank - a.shape[0]), (0, 0))), np.pad(b, ((0, 0), (0, out_rank - b.shape[1]))))
-                   for n, a, b in tensors]
-    else:
-        out_rank = ranks.pop()
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(out_rank))
-    for n, a, b in tensors:
-        writer.add_tensor(f"{n}.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
-        writer.add_tensor(f"{n}.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
+    out_rank = max(a.shape[0] for _, a, _ in tensors)
+    # adapters that target different weights leave some lower in rank: pad them with zero rows / columns
+    tensors = [(n, np.pad(a, ((0, out_rank - a.shape[0]), (0, 0))), np.pad(b, ((0, 0), (0, out_rank - b.shape[1]))))
+               for n, a, b in tensors]
+    tmp = out_path.with_name(out_path.name + ".part")
     try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    finally:
-        writer.close()
-    tmp.replace(out_path)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        writer = gguf.GGUFWriter(str(tmp), arches.pop())
+        writer.add_type(gguf.GGUFType.ADAPTER)
+        writer.add_name(name)
+        writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+        writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(out_rank))
+        for n, a, b in tensors:
+            writer.add_tensor(f"{n}.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
+            writer.add_tensor(f"{n}.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
+        try:
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
+        tmp.replace(out_path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise TrainError(f"cannot write {out_path}: {exc.strerror or exc}") from None
     report: dict[str, Any] = {
         "path": str(out_path), "bytes": out_path.stat().st_size, "rank": out_rank, "alpha": float(out_rank),
         "dtype": dtype, "tensors": 2 * len(tensors),
