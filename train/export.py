@@ -57,10 +57,40 @@ def _read_adapter(adapter_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return config, load_file(str(weights_path))
 
 
+def write_lora_gguf(out_path: Path, arch: str, alpha: float, tensors: list[tuple[str, Any, Any]], *,
+                    dtype: str, name: str) -> None:
+    """Write a GGUF LoRA adapter: ``tensors`` are (GGUF weight name, A ``(r, in)``, B ``(out, r)``) in file
+    order, stored as ``dtype`` (f16 or f32)."""
+    import gguf
+    import numpy as np
+
+    np_dtype = np.float16 if dtype == "f16" else np.float32
+    writer = gguf.GGUFWriter(str(out_path), arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_name(name)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
+    for tensor_name, a, b in tensors:
+        writer.add_tensor(f"{tensor_name}.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
+        writer.add_tensor(f"{tensor_name}.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+    finally:
+        writer.close()
+
+
+def tensor_array(tensor: Any) -> Any:
+    """A ``GGUFReader`` tensor as an fp32 numpy array in numpy's (row-major) shape."""
+    import numpy as np
+
+    return np.array(tensor.data, dtype=np.float32).reshape([int(x) for x in reversed(tensor.shape)])
+
+
 def adapter_to_gguf(adapter_dir: str | Path, out_path: str | Path, base_config: dict[str, Any], *,
                     dtype: str = "f16", name: str = "alsate") -> dict[str, Any]:
     """Write ``out_path`` from the PEFT adapter in ``adapter_dir``; returns what was written."""
-    import gguf
     import numpy as np
 
     adapter_dir, out_path = Path(adapter_dir), Path(out_path)
@@ -83,30 +113,20 @@ def adapter_to_gguf(adapter_dir: str | Path, out_path: str | Path, base_config: 
         pairs.setdefault(f"blk.{layer}.{_TENSOR_NAMES[module]}.weight", {})[ab] = value
     if not pairs:
         raise TrainError(f"the adapter in {adapter_dir} has no LoRA tensors")
-    np_dtype = np.float16 if dtype == "f16" else np.float32
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(out_path), arch)
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_name(name)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(lcfg["lora_alpha"]))
-    rank = None
+    tensors = []
     for tensor_name in sorted(pairs, key=_tensor_order):
         pair = pairs[tensor_name]
         if set(pair) != {"A", "B"}:
             raise TrainError(f"adapter tensor {tensor_name} lacks its lora_{'B' if 'A' in pair else 'A'}")
         a, b = pair["A"].astype(np.float32), pair["B"].astype(np.float32)
-        rank = a.shape[0]
         if permute and tensor_name.endswith("attn_q.weight"):
             b = _permute_rows(b, n_head)
         elif permute and tensor_name.endswith("attn_k.weight"):
             b = _permute_rows(b, n_head_kv)
-        writer.add_tensor(f"{tensor_name}.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
-        writer.add_tensor(f"{tensor_name}.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+        tensors.append((tensor_name, a, b))
+    rank = tensors[-1][1].shape[0]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_lora_gguf(out_path, arch, float(lcfg["lora_alpha"]), tensors, dtype=dtype, name=name)
     return {"path": str(out_path), "bytes": out_path.stat().st_size, "tensors": 2 * len(pairs),
             "rank": rank, "alpha": float(lcfg["lora_alpha"]), "architecture": arch, "dtype": dtype}
 
@@ -151,7 +171,6 @@ def open_lora_gguf(path: Path) -> tuple[Any, Callable[[str], Any]]:
 def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapter:
     """Read a GGUF LoRA adapter (as :func:`adapter_to_gguf` writes it, or llama.cpp's converter) back
     into PEFT's layout, undoing the q/k row permutation, so training can go on from it."""
-    import numpy as np
 
     path = Path(path).expanduser()
     reader, field = open_lora_gguf(path)
@@ -171,7 +190,7 @@ def gguf_to_adapter(path: str | Path, base_config: dict[str, Any]) -> GgufAdapte
         if not m or m.group(2) not in modules:
             raise TrainError(f"GGUF adapter tensor {tensor.name!r} is not a LoRA A/B of a decoder layer")
         layer, module, ab = int(m.group(1)), modules[m.group(2)], m.group(3).upper()
-        value = np.array(tensor.data, dtype=np.float32).reshape([int(x) for x in reversed(tensor.shape)])
+        value = tensor_array(tensor)
         if ab == "B" and permute and m.group(2) in ("attn_q", "attn_k"):
             value = _unpermute_rows(value, n_head if m.group(2) == "attn_q" else n_head_kv)
         ranks.add(value.shape[0] if ab == "A" else value.shape[1])

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from alsate.train.errors import TrainError
-from alsate.train.export import _tensor_order, open_lora_gguf
+from alsate.train.export import _tensor_order, open_lora_gguf, tensor_array, write_lora_gguf
 
 _SPEC = re.compile(r"^(?P<path>.+?)(?::(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))?$")
 _TENSOR = re.compile(r"^(?P<weight>blk\.\d+\.\w+\.weight)\.lora_(?P<ab>[ab])$")
@@ -65,7 +65,6 @@ def parse_ingredients(specs: list[str]) -> list[Ingredient]:
 
 
 def _read(path: Path) -> _Adapter:
-    import numpy as np
 
     reader, field = open_lora_gguf(path)
     halves: dict[str, dict[str, Any]] = {}
@@ -73,7 +72,7 @@ def _read(path: Path) -> _Adapter:
         m = _TENSOR.match(tensor.name)
         if not m:
             raise TrainError(f"{path.name}: tensor {tensor.name!r} is not a LoRA A/B of a decoder layer")
-        value = np.array(tensor.data, dtype=np.float32).reshape([int(x) for x in reversed(tensor.shape)])
+        value = tensor_array(tensor)
         halves.setdefault(m.group("weight"), {})[m.group("ab")] = value
     pairs: dict[str, tuple[Any, Any]] = {}
     ranks: set[int] = set()
@@ -111,7 +110,6 @@ def _truncate(a: Any, b: Any, rank: int) -> tuple[Any, Any, float]:
 def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int = 0, dtype: str = "f16",
               name: str = "alsate-soup") -> dict[str, Any]:
     """Write the soup of ``ingredients`` to ``out_path``; returns what was written."""
-    import gguf
     import numpy as np
 
     out_path = Path(out_path).expanduser()
@@ -136,7 +134,6 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
                 raise TrainError(f"{adapter.path.name}: {n} is {b.shape[0]}x{a.shape[1]}, other adapters' "
                                  f"{first[1].shape[0]}x{first[0].shape[1]}: not adapters of one base model")
             blocks[n].append((a, b * scale))
-    np_dtype = np.float16 if dtype == "f16" else np.float32
     tensors: list[tuple[str, Any, Any]] = []
     kept: list[float] = []
     for n in names:
@@ -153,20 +150,7 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
     tmp = out_path.with_name(out_path.name + ".part")
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        writer = gguf.GGUFWriter(str(tmp), arches.pop())
-        writer.add_type(gguf.GGUFType.ADAPTER)
-        writer.add_name(name)
-        writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-        writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(out_rank))
-        for n, a, b in tensors:
-            writer.add_tensor(f"{n}.lora_a", np.ascontiguousarray(a.astype(np_dtype)))
-            writer.add_tensor(f"{n}.lora_b", np.ascontiguousarray(b.astype(np_dtype)))
-        try:
-            writer.write_header_to_file()
-            writer.write_kv_data_to_file()
-            writer.write_tensors_to_file()
-        finally:
-            writer.close()
+        write_lora_gguf(tmp, arches.pop(), float(out_rank), tensors, dtype=dtype, name=name)
         tmp.replace(out_path)
     except OSError as exc:
         with contextlib.suppress(OSError):
