@@ -364,6 +364,53 @@ def test_tiny_run_eval_reuses_answers_per_adapter(tiny_run, capsys):
 
 @tiny[0]
 @tiny[1]
+def test_tiny_run_eval_scores_equal_files_of_the_adapter(tiny_run, capsys):
+    """--roundings 2: the adapter written as f32 and as two halves (the same change to every weight)
+    answers the test rows beside it, and the report gives each file's ROUGE-L and their spread.
+    Runs after the cache test above, which counts the cache's lines."""
+    import numpy as np
+    from alsate.train.soup import _read
+
+    out, codes = tiny_run
+    assert codes["eval"] == 0
+    config = str(out.parent / "tiny.toml")
+    tuned_cache = out / "eval_tuned_cache.jsonl"
+    before = len(tuned_cache.read_text().splitlines())
+    code, _, err = _run(capsys, "eval", "--config", config, "--roundings", "2")
+    assert code == 0, err
+    report = json.loads((out / "eval.json").read_text())
+    spread = report["rounding"]
+    assert [f["file"] for f in spread["files"]] == ["smollm2-135m-alsate.gguf", "f32", "halves"]
+    values = [f["rougeL"] for f in spread["files"]]
+    assert values[0] == report["tuned"]["rougeL"]
+    assert spread["rougeL_min"] == min(values) and spread["rougeL_max"] == max(values)
+    assert abs(spread["rougeL_mean"] - sum(values) / 3) < 1e-4
+    assert len(tuned_cache.read_text().splitlines()) == before + 2 * 2  # two rows, two new files
+    assert "rounded differently" in (out / "eval.md").read_text() and "halves" in err
+
+    def change(path):  # name -> scale * B @ A
+        adapter = _read(path)
+        return {n: adapter.alpha / adapter.rank * (b.astype(np.float64) @ a) for n, (a, b) in adapter.pairs.items()}
+
+    made = sorted((out / "rounding").glob("*.gguf"))
+    assert [p.name.rsplit(".", 2)[1] for p in made] == ["f32", "halves"]
+    own = change(out / "smollm2-135m-alsate.gguf")
+    for path in made:
+        other = change(path)
+        assert other.keys() == own.keys()
+        for name, delta in own.items():
+            assert np.allclose(other[name], delta, atol=2e-3 * np.abs(delta).max()), (path.name, name)
+    stamps = [p.stat().st_mtime_ns for p in made]
+    code, _, err = _run(capsys, "eval", "--config", config, "--roundings", "2")  # files and answers reused
+    assert code == 0, err
+    assert [p.stat().st_mtime_ns for p in made] == stamps
+    assert len(tuned_cache.read_text().splitlines()) == before + 4
+    code, _, err = _run(capsys, "eval", "--config", config, "--roundings", "7")
+    assert code == 2 and err.strip() == "alsate-train: --roundings takes 1 to 6 equal files, not 7"
+
+
+@tiny[0]
+@tiny[1]
 def test_tiny_run_resumes_from_its_checkpoint(tiny_run, capsys, monkeypatch, tmp_path):
     """--resume goes on from checkpoint-3 to step 5: steps 1-3 are the first run's (restored, not trained
     again: a fresh 5-step run would have another schedule), and only 4-5 are new. Runs after the tests

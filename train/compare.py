@@ -10,7 +10,8 @@ the shipped adapter in exact arithmetic (it, two halves of it, it re-factored
 by SVD) answer most of the test split differently and score 0.343 to 0.355
 (docs/training.md, "An adapter soup, and how far apart equal adapters
 score"). A difference smaller than that spread means nothing, even when the
-interval leaves out 0.
+interval leaves out 0; ``alsate-train eval --roundings N`` measures the spread
+for an adapter.
 
 Each side is either an eval's ``eval_samples.jsonl`` (ROUGE-L recomputed from
 the reference and the ``tuned`` or ``base`` answer, as ``alsate-train eval``

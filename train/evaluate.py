@@ -190,6 +190,12 @@ def markdown_table(report: dict[str, Any]) -> str:
     for task in sorted(set(base["rougeL_by_task"]) | set(tuned["rougeL_by_task"])):
         lines.append(f"| ROUGE-L, {task} | {fmt(base['rougeL_by_task'].get(task))} | "
                      f"{fmt(tuned['rougeL_by_task'].get(task))} |")
+    spread = report.get("rounding")
+    if spread:
+        lines += ["", f"ROUGE-L of the fine-tuned model as {len(spread['files'])} files, equal in exact arithmetic "
+                  f"and rounded differently: mean {spread['rougeL_mean']:.3f}, {spread['rougeL_min']:.3f} to "
+                  f"{spread['rougeL_max']:.3f} (sd {spread['rougeL_sd']:.3f}; "
+                  + ", ".join(f"{f['file']} {f['rougeL']:.3f}" for f in spread["files"]) + ")."]
     return "\n".join(lines) + "\n"
 
 
@@ -207,11 +213,14 @@ def plain_profile(profile: str) -> Profile:
 
 def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, out_dir: Path, *,
              profile: str, max_new_tokens: int, threads: int = 0, prefill: bool = False,
-             limit: int = 0, base_only: bool = False, plain: bool = False) -> dict[str, Any]:
+             limit: int = 0, base_only: bool = False, plain: bool = False, roundings: int = 0) -> dict[str, Any]:
     """Base vs base + adapter on ``rows``; writes eval.json, eval.md and eval_samples.jsonl into ``out_dir``.
 
     ``plain`` measures the models alone, as a user would prompt them: no answer grammar, no
     prefill, no not-a-log check (the profile's sampling kept); it writes ``eval-plain.*``.
+    ``roundings`` also scores that many files that are the adapter in exact arithmetic, rounded
+    differently (:func:`alsate.train.soup.equal_copies`, kept in ``out_dir/rounding``), and
+    reports the spread of their ROUGE-L as ``rounding``.
     Answers are kept in ``out_dir/eval_base_cache.jsonl`` and ``eval_tuned_cache.jsonl`` (keyed
     by prompt, model file, adapter content and generation settings) and reused by later evals.
     """
@@ -225,6 +234,12 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
+    from alsate.train.soup import EQUAL_RECIPES
+
+    if not 0 <= roundings <= len(EQUAL_RECIPES):
+        raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {roundings}")
+    if roundings and (base_only or adapter_gguf is None):
+        raise TrainError("--roundings re-rounds the adapter: it needs an adapter, not --base-only")
     start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the caches
     settings = {"profile": used, "max_new_tokens": max_new_tokens, "threads": threads, "prefill": prefill,
                 "start": start}
@@ -245,6 +260,8 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         "base": score(base_gen),
         "tuned": score(tuned_gen),
     }
+    if roundings:
+        report["rounding"] = _rounding(rows, base_gguf, adapter_gguf, out_dir, roundings, report["tuned"], settings)
     stem = report_stem(plain)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -254,6 +271,23 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
             handle.write(json.dumps({"id": b.id, "task": b.task, "reference": b.reference, "base": b.output,
                                      "tuned": t.output}, ensure_ascii=False) + "\n")
     return report
+
+
+def _rounding(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path, out_dir: Path, count: int,
+              tuned: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """ROUGE-L of the adapter and of ``count`` equal files of it: the spread rounding alone makes."""
+    import statistics
+
+    from alsate.train.soup import equal_copies
+
+    files = [{"file": Path(adapter_gguf).name, "rougeL": tuned["rougeL"],
+              "format_compliance": tuned["format_compliance"]}]
+    for name, path in equal_copies(adapter_gguf, out_dir / "rounding", count):
+        metrics = score(_cached_generations(rows, base_gguf, path, out_dir, **settings))
+        files.append({"file": name, "rougeL": metrics["rougeL"], "format_compliance": metrics["format_compliance"]})
+    values = [f["rougeL"] for f in files]
+    return {"files": files, "rougeL_mean": round(statistics.fmean(values), 4), "rougeL_min": min(values),
+            "rougeL_max": max(values), "rougeL_sd": round(statistics.stdev(values), 4)}
 
 
 def _sampling_of(profile: str | Profile) -> dict[str, Any]:

@@ -16,6 +16,7 @@ matrix); the share of the change's energy kept is reported per tensor.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,3 +166,37 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
     if kept:
         report["energy_kept"] = {"min": min(kept), "mean": sum(kept) / len(kept)}
     return report
+
+
+#: Files that are one adapter in exact arithmetic and rounded differently by llama.cpp: (name, the
+#: weights of the adapter's copies, which sum to 1; whether the sum is re-factored to the adapter's
+#: own rank; the dtype written). In this order ``equal_copies`` makes them.
+EQUAL_RECIPES: tuple[tuple[str, tuple[float, ...], bool, str], ...] = (
+    ("f32", (1.0,), False, "f32"),
+    ("halves", (0.5, 0.5), False, "f16"),
+    ("halves-refactored", (0.5, 0.5), True, "f16"),
+    ("thirds", (1 / 3, 1 / 3, 1 / 3), False, "f16"),
+    ("quarter-refactored", (0.25, 0.75), True, "f16"),
+    ("fifths-refactored", (0.2,) * 5, True, "f16"),
+)
+
+
+def equal_copies(adapter: str | Path, out_dir: str | Path, count: int) -> list[tuple[str, Path]]:
+    """``count`` files in ``out_dir`` that change every weight exactly as ``adapter`` does (``EQUAL_RECIPES``):
+    scoring them beside it shows how far its score moves with rounding alone. They are the bytes
+    ``alsate-train soup`` writes for the same recipe (an eval's cached answers to those are reused);
+    files already there from the same adapter are reused."""
+    if not 1 <= count <= len(EQUAL_RECIPES):
+        raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {count}")
+    adapter = Path(adapter).expanduser()
+    rank = _read(adapter).rank
+    out_dir = Path(out_dir).expanduser()
+    with adapter.open("rb") as handle:
+        stamp = f"{adapter.stem}-{hashlib.file_digest(handle, 'sha256').hexdigest()[:12]}"
+    made = []
+    for name, weights, refactor, dtype in EQUAL_RECIPES[:count]:
+        path = out_dir / f"{stamp}.{name}.gguf"
+        if not path.is_file():
+            make_soup([Ingredient(adapter, w) for w in weights], path, rank=rank if refactor else 0, dtype=dtype)
+        made.append((name, path))
+    return made
