@@ -397,6 +397,33 @@ def test_tiny_run_eval_scores_equal_files_of_the_adapter(tiny_run, capsys):
 
 @tiny[0]
 @tiny[1]
+def test_tiny_run_eval_answers_the_validation_split(tiny_run, capsys, tmp_path):
+    """--split validation answers data/validation.jsonl and writes eval-validation.*, leaving eval.* alone.
+    A copy of the run whose validation split is its test rows: the answers come from the copied cache."""
+    import shutil
+
+    out, codes = tiny_run
+    assert codes["eval"] == 0
+    copy = tmp_path / "out"
+    (copy / "data").mkdir(parents=True)
+    shutil.copy(out / "data" / "test.jsonl", copy / "data" / "validation.jsonl")
+    for name in ("smollm2-135m-alsate.gguf", "eval_base_cache.jsonl", "eval_tuned_cache.jsonl"):
+        shutil.copy(out / name, copy / name)
+    config = tmp_path / "copy.toml"
+    config.write_text((out.parent / "tiny.toml").read_text().replace(str(out), str(copy)))
+    code, _, err = _run(capsys, "eval", "--config", str(config), "--split", "validation")
+    assert code == 0, err
+    report = json.loads((copy / "eval-validation.json").read_text())
+    assert report["split"] == "validation"
+    assert report["tuned"] == json.loads((out / "eval.json").read_text())["tuned"]  # the same rows and answers
+    assert (copy / "eval-validation.md").read_text().startswith("Validation split: 2 examples")
+    assert not (copy / "eval.json").exists() and (copy / "eval-validation_samples.jsonl").is_file()
+    code, _, err = _run(capsys, "eval", "--config", str(out.parent / "tiny.toml"), "--split", "validation")
+    assert code == 2 and "the validation split is empty" in err
+
+
+@tiny[0]
+@tiny[1]
 def test_tiny_run_resumes_from_its_checkpoint(tiny_run, capsys, monkeypatch, tmp_path):
     """--resume goes on from checkpoint-3 to step 5: steps 1-3 are the first run's (restored, not trained
     again: a fresh 5-step run would have another schedule), and only 4-5 are new. Runs after the tests

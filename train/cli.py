@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base-only", action="store_true", help="only generate (and cache) the base model's answers")
     p.add_argument("--plain", action="store_true", help="the models alone, as a user would prompt them: no answer "
                    "grammar, no prefill, no not-a-log check (writes eval-plain.json and eval-plain.md)")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="the split to answer (default test; validation writes eval-validation.*: choose "
+                   "between adapters there, report the chosen one on test)")
     p.add_argument("--roundings", type=int, default=0, metavar="N",
                    help="also score N files (1-6) that are the adapter in exact arithmetic, rounded differently, "
                    "and report the mean and spread of ROUGE-L: differences smaller than that are rounding")
@@ -276,7 +279,7 @@ def _fidelity(config, base, adapter_dir: Path, out_path: Path, read_jsonl):
 
 
 def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_only: bool = False,
-             plain: bool = False, roundings: int = 0) -> dict[str, Any]:
+             plain: bool = False, roundings: int = 0, split: str = "test") -> dict[str, Any]:
     from alsate.train.base import resolve_base
     from alsate.train.data import read_jsonl
     from alsate.train.evaluate import markdown_table, report_stem, run_eval
@@ -285,15 +288,16 @@ def cmd_eval(config, *, adapter: str | None = None, prefill: bool = False, base_
     if base.gguf is None:
         raise TrainError("eval runs through llama.cpp and needs a GGUF base model (--base-model FILE.gguf)")
     adapter_path = Path(adapter).expanduser() if adapter else config.out / config.adapter_name
-    rows = read_jsonl(config.out / "data" / "test.jsonl")
+    rows = read_jsonl(config.out / "data" / f"{split}.jsonl")
     report = run_eval(rows, base.gguf, adapter_path, config.out, profile=config.profile,
                       max_new_tokens=config.eval_max_new_tokens, threads=config.eval_threads, prefill=prefill,
-                      limit=config.eval_limit, base_only=base_only, plain=plain, roundings=roundings)
+                      limit=config.eval_limit, base_only=base_only, plain=plain, roundings=roundings,
+                      split=split)
     if base_only:
         _say(json.dumps(report["base"], indent=2))
         return report
     _say(markdown_table(report))
-    stem = report_stem(plain)
+    stem = report_stem(plain, split)
     _say(f"eval: wrote {config.out / (stem + '.json')} and {config.out / (stem + '.md')}")
     return report
 
@@ -380,7 +384,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.plain and args.prefill:
             raise TrainError("--plain and --prefill do not go together: --plain starts no answer")
         cmd_eval(config, adapter=args.adapter, prefill=args.prefill, base_only=args.base_only, plain=args.plain,
-                 roundings=args.roundings)
+                 roundings=args.roundings, split=args.split)
     elif args.verb == "all":
         cmd_data(config)
         cmd_fit(config)

@@ -172,7 +172,8 @@ _ROWS = (
 def markdown_table(report: dict[str, Any]) -> str:
     base, tuned = report["base"], report["tuned"]
     lines = [
-        f"Test split: {base['examples']} examples ({base['logs']} log inputs, {base['non_logs']} non-log inputs), "
+        f"{report.get('split', 'test').capitalize()} split: {base['examples']} examples ({base['logs']} log inputs, "
+        f"{base['non_logs']} non-log inputs), "
         f"templates never seen in training. Model: {report['base_model']}"
         + (f" + {report['adapter']}" if report.get("adapter") else "") + ".",
         "",
@@ -199,9 +200,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_stem(plain: bool) -> str:
+def report_stem(plain: bool, split: str = "test") -> str:
     """The name of the eval's files (``<stem>.json``, ``<stem>.md``, ``<stem>_samples.jsonl``)."""
-    return "eval-plain" if plain else "eval"
+    return "eval" + ("-plain" if plain else "") + ("" if split == "test" else f"-{split}")
 
 
 def plain_profile(profile: str) -> Profile:
@@ -213,19 +214,21 @@ def plain_profile(profile: str) -> Profile:
 
 def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | None, out_dir: Path, *,
              profile: str, max_new_tokens: int, threads: int = 0, prefill: bool = False,
-             limit: int = 0, base_only: bool = False, plain: bool = False, roundings: int = 0) -> dict[str, Any]:
+             limit: int = 0, base_only: bool = False, plain: bool = False, roundings: int = 0,
+             split: str = "test") -> dict[str, Any]:
     """Base vs base + adapter on ``rows``; writes eval.json, eval.md and eval_samples.jsonl into ``out_dir``.
 
     ``plain`` measures the models alone, as a user would prompt them: no answer grammar, no
     prefill, no not-a-log check (the profile's sampling kept); it writes ``eval-plain.*``.
     ``roundings`` also scores that many files that are the adapter in exact arithmetic, rounded
     differently (:func:`alsate.train.soup.equal_copies`, kept in ``out_dir/rounding``), and
-    reports the spread of their ROUGE-L as ``rounding``.
+    reports the spread of their ROUGE-L as ``rounding``. ``split`` names the split ``rows`` are from
+    (``validation``: the files are ``eval-validation.*``).
     Answers are kept in ``out_dir/eval_base_cache.jsonl`` and ``eval_tuned_cache.jsonl`` (keyed
     by prompt, model file, adapter content and generation settings) and reused by later evals.
     """
     if not rows:
-        raise TrainError("the test split is empty; run `alsate-train data` with a dataset that has a test split")
+        raise TrainError(f"the {split} split is empty; run `alsate-train data` with a dataset that has a {split} split")
     if limit > 0:
         rows = _stratified(rows, limit)
     used: str | Profile = profile
@@ -249,6 +252,7 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
     tuned_gen = _cached_generations(rows, base_gguf, adapter_gguf, out_dir, **settings) if adapter_gguf \
         else base_gen
     report = {
+        "split": split,
         "base_model": Path(base_gguf).name,
         "adapter": Path(adapter_gguf).name if adapter_gguf else None,
         "profile": profile,
@@ -262,7 +266,7 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
     }
     if roundings:
         report["rounding"] = _rounding(rows, base_gguf, adapter_gguf, out_dir, roundings, report["tuned"], settings)
-    stem = report_stem(plain)
+    stem = report_stem(plain, split)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out_dir / f"{stem}.md").write_text(markdown_table(report), encoding="utf-8")
