@@ -237,10 +237,9 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
-    from alsate.train.soup import EQUAL_RECIPES
+    from alsate.train.soup import check_roundings
 
-    if not 0 <= roundings <= len(EQUAL_RECIPES):
-        raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {roundings}")
+    check_roundings(roundings, allow_none=True)
     if roundings and (base_only or adapter_gguf is None):
         raise TrainError("--roundings re-rounds the adapter: it needs an adapter, not --base-only")
     start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the caches

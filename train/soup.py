@@ -182,13 +182,18 @@ EQUAL_RECIPES: tuple[tuple[str, tuple[float, ...], bool, str], ...] = (
 )
 
 
+def check_roundings(count: int, *, allow_none: bool = False) -> None:
+    """How many equal files ``eval --roundings`` can make: 1 to ``len(EQUAL_RECIPES)`` (or 0, for none)."""
+    if not (0 if allow_none else 1) <= count <= len(EQUAL_RECIPES):
+        raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {count}")
+
+
 def equal_copies(adapter: str | Path, out_dir: str | Path, count: int) -> list[tuple[str, Path]]:
     """``count`` files in ``out_dir`` that change every weight exactly as ``adapter`` does (``EQUAL_RECIPES``):
     scoring them beside it shows how far its score moves with rounding alone. They are the bytes
     ``alsate-train soup`` writes for the same recipe (an eval's cached answers to those are reused);
     files already there from the same adapter are reused."""
-    if not 1 <= count <= len(EQUAL_RECIPES):
-        raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {count}")
+    check_roundings(count)
     adapter = Path(adapter).expanduser()
     rank = _read(adapter).rank
     out_dir = Path(out_dir).expanduser()
