@@ -237,11 +237,12 @@ def run_eval(rows: list[dict[str, Any]], base_gguf: Path, adapter_gguf: Path | N
         used = plain_profile(profile)
     if not base_only and adapter_gguf is not None and not Path(adapter_gguf).is_file():
         raise TrainError(f"adapter not found: {adapter_gguf}; run `alsate-train export` first")
-    from alsate.train.soup import check_roundings
+    if roundings:  # 0: none; any other count is checked before an answer is generated
+        from alsate.train.soup import check_roundings
 
-    check_roundings(roundings, allow_none=True)
-    if roundings and (base_only or adapter_gguf is None):
-        raise TrainError("--roundings re-rounds the adapter: it needs an adapter, not --base-only")
+        check_roundings(roundings)
+        if base_only or adapter_gguf is None:
+            raise TrainError("--roundings re-rounds the adapter: it needs an adapter, not --base-only")
     start = "none" if plain else "always" if prefill else "engine"  # how answers start, for the caches
     settings = {"profile": used, "max_new_tokens": max_new_tokens, "threads": threads, "prefill": prefill,
                 "start": start}

@@ -182,9 +182,9 @@ EQUAL_RECIPES: tuple[tuple[str, tuple[float, ...], bool, str], ...] = (
 )
 
 
-def check_roundings(count: int, *, allow_none: bool = False) -> None:
-    """How many equal files ``eval --roundings`` can make: 1 to ``len(EQUAL_RECIPES)`` (or 0, for none)."""
-    if not (0 if allow_none else 1) <= count <= len(EQUAL_RECIPES):
+def check_roundings(count: int) -> None:
+    """How many equal files ``eval --roundings`` can make: 1 to ``len(EQUAL_RECIPES)``."""
+    if not 1 <= count <= len(EQUAL_RECIPES):
         raise TrainError(f"--roundings takes 1 to {len(EQUAL_RECIPES)} equal files, not {count}")
 
 
