@@ -267,6 +267,9 @@ class SourceSet:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=2)
+        for source in self.sources:
+            if isinstance(source, FileSource):
+                source.close()  # the file its history was read from, if it was never followed
 
     @property
     def stopped(self) -> bool:

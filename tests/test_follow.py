@@ -155,3 +155,78 @@ def test_followers_wait_while_the_front_end_is_busy_and_lose_nothing(tmp_path: P
         assert [r.message for r in got] == [f"ERROR line {n}" for n in range(50)]
     finally:
         sources.stop()
+
+
+def _followed_messages(log: Path, between) -> list[str]:
+    """Load ``log`` through a SourceSet, run ``between`` (the path changing before following starts),
+    then follow: the messages of the live records, until two seconds pass with none."""
+    import time
+
+    from alsate.engine.collect import SourceSet
+    from alsate.engine.sources import FileSource
+    from alsate.engine.store import Store
+
+    sources = SourceSet([FileSource(str(log))], window=0.0)
+    store = Store()
+    sources.load(store)
+    assert len(store) == 1
+    between()
+    sources.start_follow()
+    got: list = []
+    try:
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 2.0:
+            batch = sources.poll_live(0.2)
+            if batch:
+                got += batch
+                quiet_since = time.monotonic()
+    finally:
+        sources.stop()
+    assert not sources.warnings, sources.warnings
+    return [r.message for r in got]
+
+
+def test_a_rotation_between_history_and_following_loses_nothing(tmp_path: Path):
+    """logrotate may rename the file after its history is read and before the follower starts:
+    following goes on in the file that was read (its last lines), then reads the new one from its start."""
+    log = tmp_path / "app.log"
+    log.write_text("May  1 00:00:01 web1 app[1]: ERROR read as history\n")
+
+    def rotate() -> None:
+        append(log, "May  1 00:00:02 web1 app[1]: ERROR after the history, before the rename")
+        os.rename(log, tmp_path / "app.log.1")
+        append(log, "May  1 00:00:03 web1 app[1]: ERROR first line of the new file")
+
+    assert _followed_messages(log, rotate) == ["ERROR after the history, before the rename",
+                                               "ERROR first line of the new file"]
+
+
+def test_a_deletion_between_history_and_following_keeps_the_read_file(tmp_path: Path):
+    log = tmp_path / "app.log"
+    log.write_text("May  1 00:00:01 web1 app[1]: ERROR read as history\n")
+    writer = open(log, "a")  # noqa: SIM115 - the application's handle, kept across the unlink
+
+    def delete() -> None:
+        os.unlink(log)
+        writer.write("May  1 00:00:02 web1 app[1]: ERROR written to the deleted file\n")
+        writer.flush()
+
+    try:
+        assert _followed_messages(log, delete) == ["ERROR written to the deleted file"]
+    finally:
+        writer.close()
+
+
+def test_a_truncation_between_history_and_following_is_seen(tmp_path: Path):
+    """copytruncate after the history was read: the lines only the copy has, then the file from 0."""
+    log = tmp_path / "app.log"
+    log.write_text("May  1 00:00:01 web1 app[1]: ERROR read as history\n")
+
+    def copytruncate() -> None:
+        append(log, "May  1 00:00:02 web1 app[1]: ERROR copied away")
+        shutil.copy(log, tmp_path / "app.log.1")
+        with open(log, "r+") as fh:
+            fh.truncate(0)
+        append(log, "May  1 00:00:03 web1 app[1]: ERROR after the truncation")
+
+    assert _followed_messages(log, copytruncate) == ["ERROR copied away", "ERROR after the truncation"]

@@ -8,17 +8,19 @@ import os
 import re
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
+from typing import BinaryIO
 
 from alsate.engine.errors import SourceError
 from alsate.engine.formats import StatusPriorities, parser_for, sniff
 from alsate.engine.formats.base import ParserBase
 from alsate.engine.formats.journal_fields import record_from_json_line
 from alsate.engine.records import Record, SourceKind
-from alsate.engine.sources.follow import FileFollower
+from alsate.engine.sources.follow import HEAD_SIZE, FileFollower
 from alsate.engine.textio import decode
 
 READ_SIZE = 1 << 20
@@ -109,6 +111,8 @@ class FileSource:
         self._stdin_pending: list[tuple[list[int], list[str]]] = []
         #: Where reading the history stopped: following continues from here.
         self.end_offset: int | None = None
+        #: The file the history was read from, its first bytes then, and what closes it if nothing follows.
+        self._held: tuple[BinaryIO, bytes, weakref.finalize] | None = None
         #: What following has to tell the user (the file deleted, back...): one line each, to pop and show.
         self.notices: deque[str] = deque(maxlen=100)
         if path != "-":
@@ -171,8 +175,20 @@ class FileSource:
             with _open_binary(self.path) as fh:
                 yield from iter_chunks(fh)
                 self.end_offset = fh.tell()
+                if not self.path.endswith(".gz"):
+                    # Kept for following, which goes on in this very file even if the path is
+                    # rotated or deleted before it starts.
+                    self.close()
+                    held = os.fdopen(os.dup(fh.fileno()), "rb")
+                    self._held = (held, os.pread(fh.fileno(), HEAD_SIZE, 0), weakref.finalize(self, held.close))
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.path}: read failed: {getattr(exc, 'strerror', None) or exc}") from None
+
+    def close(self) -> None:
+        """Let go of the file kept open since its history was read (following takes it over)."""
+        held, self._held = self._held, None
+        if held is not None:
+            held[2]()  # closes it, once
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """The history: every line now in the file, with its byte offset."""
@@ -197,7 +213,10 @@ class FileSource:
         """
         if self.path == "-" or self.path.endswith(".gz"):
             return
-        follower = FileFollower(self.path, offset, notices=self.notices)
+        held, self._held = self._held, None
+        if held is not None:
+            held[2].detach()  # the follower closes it
+        follower = FileFollower(self.path, offset, notices=self.notices, fh=held and held[0], head=held and held[1])
         for lines in follower.run(stop):
             texts = [(pos, decode(data[:-1] if data.endswith(b"\r") else data)) for pos, data in lines]
             if self._resniff:

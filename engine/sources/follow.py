@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from alsate.engine.errors import SourceError
 
@@ -52,17 +53,25 @@ class _Open:
     drain_until: float = 0.0
 
 
-def _open(path: str, generation: int) -> _Open:
-    fh = open(path, "rb")  # noqa: SIM115 - held open across polls
+def _open(path: str, generation: int, fh: BinaryIO | None = None) -> _Open:
+    if fh is None:
+        fh = open(path, "rb")  # noqa: SIM115 - held open across polls
     st = os.fstat(fh.fileno())
     return _Open(fh, st.st_ino, st.st_dev, generation)
 
 
 class FileFollower:
-    """Reads complete lines appended to ``path``; call :meth:`poll` or iterate :meth:`run`."""
+    """Reads complete lines appended to ``path``; call :meth:`poll` or iterate :meth:`run`.
+
+    ``fh``: the file already open on ``path`` (the one its history was read from), which the follower
+    takes over, with ``head``, its first bytes when the history was read. Opening the path again would
+    miss a rotation or deletion in between (the rest of the old file lost, the new one read from the
+    old one's offset), and reading the head now would miss a truncation in between.
+    """
 
     def __init__(self, path: str, offset: int | None = None, grace: float = 2.0,
-                 notices: deque[str] | None = None, missing_grace: float = MISSING_GRACE) -> None:
+                 notices: deque[str] | None = None, missing_grace: float = MISSING_GRACE,
+                 fh: BinaryIO | None = None, head: bytes | None = None) -> None:
         self.path = path
         self.grace = grace
         #: One line per event worth telling the user (the file deleted, back, unreadable), oldest first;
@@ -73,12 +82,13 @@ class FileFollower:
         self._told_missing = False
         self._told_unopenable = False
         try:
-            self._cur = _open(path, 0)
+            self._cur = _open(path, 0, fh)
         except OSError as exc:
             raise SourceError(f"cannot follow {path}: {exc.strerror}") from None
-        size = os.fstat(self._cur.fh.fileno()).st_size
-        start = size if offset is None else min(offset, size)
-        self._cur.head = self._cur.fh.read(HEAD_SIZE)
+        # An offset past the end (the file truncated since it was read) is kept: the first poll then
+        # sees the truncation, and reads what a copytruncate copied away.
+        start = os.fstat(self._cur.fh.fileno()).st_size if offset is None else offset
+        self._cur.head = os.pread(self._cur.fh.fileno(), HEAD_SIZE, 0) if head is None else head[:HEAD_SIZE]
         self._cur.fh.seek(start)
         self._cur.offset = start
         self._old: _Open | None = None
