@@ -6,6 +6,7 @@ import glob
 import gzip
 import os
 import re
+import stat
 import sys
 import threading
 import weakref
@@ -175,9 +176,9 @@ class FileSource:
             with _open_binary(self.path) as fh:
                 yield from iter_chunks(fh)
                 self.end_offset = fh.tell()
-                if not self.path.endswith(".gz"):
+                if not self.path.endswith(".gz") and stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
                     # Kept for following, which goes on in this very file even if the path is
-                    # rotated or deleted before it starts.
+                    # rotated or deleted before it starts (a pipe or device has nothing to keep).
                     self.close()
                     held = os.fdopen(os.dup(fh.fileno()), "rb")
                     self._held = (held, os.pread(fh.fileno(), HEAD_SIZE, 0), weakref.finalize(self, held.close))
